@@ -1,0 +1,32 @@
+"""ddpm_lessons: the tested helper package of *Denoising Diffusion from First Principles*.
+
+One module per idea, in the order the book meets them:
+
+- :mod:`~ddpm_lessons.normal` (chapter 1): the normal distribution;
+- :mod:`~ddpm_lessons.spiral` (chapter 2): the data;
+- :mod:`~ddpm_lessons.schedules` (chapter 2): β schedules;
+- :mod:`~ddpm_lessons.diffusion` (chapters 2–4, 6): forward process, posterior, sampling, loss;
+- :mod:`~ddpm_lessons.model` (chapter 5): the time-conditioned MLP;
+- :mod:`~ddpm_lessons.training` (chapter 6): the training loop and checkpoints;
+- :mod:`~ddpm_lessons.recipes` (chapters 6–7): reproducible training recipes;
+- :mod:`~ddpm_lessons.optimal` (chapter 7): closest points, distances, coverage;
+- :mod:`~ddpm_lessons.plotting`, :mod:`~ddpm_lessons.widgets`: figures and sliders;
+- :mod:`~ddpm_lessons.checks`: feedback for the exercises.
+
+Time steps follow the book everywhere: ``t = 1 … T``; array index ``t - 1``.
+"""
+from .diffusion import GaussianDiffusion
+from .model import TimeConditionedMLP, describe, parameter_count, sinusoidal_embedding_matrix
+from .normal import normal_pdf, sample_normal, sum_of_normals
+from .schedules import (alphas_cumprod, cosine_beta_schedule, linear_beta_schedule, prior_kl,
+                        schedule_summary, validate_betas)
+from .spiral import make_spiral, spiral_curve
+from .training import History, load_checkpoint, save_checkpoint, train
+
+__all__ = [
+    "GaussianDiffusion", "TimeConditionedMLP", "describe", "parameter_count",
+    "sinusoidal_embedding_matrix", "normal_pdf", "sample_normal", "sum_of_normals",
+    "alphas_cumprod", "cosine_beta_schedule", "linear_beta_schedule", "prior_kl",
+    "schedule_summary", "validate_betas", "make_spiral", "spiral_curve", "History",
+    "load_checkpoint", "save_checkpoint", "train",
+]

@@ -1,0 +1,227 @@
+"""Training the noise predictor with the simplified loss (chapter 6, Algorithm 1).
+
+``train`` runs Algorithm 1 of Ho et al. (2020): draw x_0 from the data,
+t ~ U{1, …, T}, ε ~ N(0, I), and take a gradient step on ‖ε - ε_θ(x_t, t)‖²
+(eq. (6.5)).  It is seeded, device-agnostic (CPU by default) and keeps the
+per-step work free of host synchronisation: losses stay on the device and are
+read back once per epoch (and every ``refresh_every`` steps for the progress bar).
+"""
+from __future__ import annotations
+
+import copy
+import math
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Iterable
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+from tqdm.auto import tqdm
+
+from .diffusion import GaussianDiffusion
+
+
+@dataclass
+class History:
+    """What happened during training.
+
+    ``batch_loss`` has one entry per optimiser step; ``train_loss`` and
+    ``val_loss`` one per epoch (``val_loss`` is empty without validation data).
+    """
+
+    batch_loss: list[float] = field(default_factory=list)
+    train_loss: list[float] = field(default_factory=list)
+    val_loss: list[float] = field(default_factory=list)
+    steps: int = 0
+    seconds: float = 0.0
+
+    @property
+    def steps_per_second(self) -> float:
+        return self.steps / self.seconds if self.seconds > 0 else float("nan")
+
+
+def as_tensor_data(data: np.ndarray | Tensor, device: torch.device | str = "cpu") -> Tensor:
+    """Check a data set of shape ``(n, d)`` with finite values and return it as float32."""
+    x = torch.as_tensor(np.asarray(data) if not isinstance(data, Tensor) else data)
+    if x.ndim != 2 or x.shape[0] < 1:
+        raise ValueError(f"data must have shape (n, features) with n >= 1, got {tuple(x.shape)}")
+    if not torch.isfinite(x).all():
+        raise ValueError("data contain NaN or infinite values")
+    return x.to(device=device, dtype=torch.float32)
+
+
+def _batches(data: Tensor | Iterable, batch_size: int, generator: torch.Generator) -> Iterable[Tensor]:
+    """Shuffled mini-batches: slices of a permuted tensor, or the batches of a DataLoader."""
+    if isinstance(data, Tensor):
+        perm = torch.randperm(data.shape[0], generator=generator).to(data.device)
+        shuffled = data[perm]
+        return shuffled.split(batch_size)
+    return ((b[0] if isinstance(b, (list, tuple)) else b) for b in data)
+
+
+def _num_batches(data: Tensor | Iterable, batch_size: int) -> int:
+    if isinstance(data, Tensor):
+        return math.ceil(data.shape[0] / batch_size)
+    return len(data)  # type: ignore[arg-type]
+
+
+@torch.no_grad()
+def validation_loss(model: nn.Module, diffusion: GaussianDiffusion, data: Tensor, seed: int = 0,
+                    loss_fn: Callable[[Tensor, Tensor], Tensor] = F.mse_loss) -> float:
+    """The loss eq. (6.5) on ``data`` with t and ε drawn from a fixed seed, so that
+    successive calls on the same model give the same number."""
+    g = torch.Generator(device=data.device).manual_seed(seed)
+    i = torch.randint(0, diffusion.num_timesteps, (data.shape[0],), generator=g, device=data.device)
+    noise = torch.randn(data.shape, generator=g, device=data.device, dtype=data.dtype)
+    was_training = model.training
+    model.eval()
+    loss = diffusion._p_losses(model, data, i, noise, loss_fn).item()
+    model.train(was_training)
+    return loss
+
+
+def train(
+    model: nn.Module,
+    diffusion: GaussianDiffusion,
+    train_data: np.ndarray | Tensor | torch.utils.data.DataLoader,
+    val_data: np.ndarray | Tensor | None = None,
+    *,
+    epochs: int = 10,
+    batch_size: int = 256,
+    lr: float = 1e-3,
+    optimizer: torch.optim.Optimizer | None = None,
+    lr_schedule: str | None = None,
+    ema_decay: float | None = None,
+    loss_fn: Callable[[Tensor, Tensor], Tensor] = F.mse_loss,
+    seed: int = 0,
+    progress: bool = True,
+    refresh_every: int = 25,
+    checkpoint_path: str | Path | None = None,
+    device: torch.device | str = "cpu",
+) -> History:
+    """Train ``model`` to predict the noise, Algorithm 1 (eq. (6.5)).
+
+    Args:
+        train_data: an ``(n, d)`` array or tensor (shuffled and sliced into
+            batches of ``batch_size``, the fast path), or a ``DataLoader``
+            yielding batches (``batch_size`` is then ignored).
+        val_data: optional ``(m, d)`` data for the per-epoch validation loss.
+        optimizer: defaults to ``Adam(model.parameters(), lr)``.
+        lr_schedule: ``None`` (constant) or ``"cosine"`` (decay to 0 over all steps).
+        ema_decay: if given (e.g. 0.995), keep an exponential moving average of
+            the weights and copy it into ``model`` at the end.
+        seed: seeds the time steps, the noise and the shuffling.
+        progress: show a tqdm bar with the batch loss (works in Jupyter and terminals).
+        checkpoint_path: if given, save the model there after every epoch
+            (see :func:`save_checkpoint`).
+
+    Returns:
+        A :class:`History`.
+    """
+    if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 1:
+        raise ValueError(f"epochs must be an integer >= 1, got {epochs!r}")
+    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+        raise ValueError(f"batch_size must be an integer >= 1, got {batch_size!r}")
+    if lr_schedule not in (None, "cosine"):
+        raise ValueError(f"lr_schedule must be None or 'cosine', got {lr_schedule!r}")
+    if ema_decay is not None and not 0.0 < ema_decay < 1.0:
+        raise ValueError(f"ema_decay must lie in (0, 1), got {ema_decay!r}")
+    model.to(device).train()
+    diffusion.to(device)
+    if not isinstance(train_data, torch.utils.data.DataLoader):
+        train_data = as_tensor_data(train_data, device)
+    val = as_tensor_data(val_data, device) if val_data is not None else None
+
+    generator = torch.Generator(device=device).manual_seed(seed)
+    shuffle_generator = torch.Generator().manual_seed(seed)
+    optimizer = optimizer or torch.optim.Adam(model.parameters(), lr=lr)
+    steps_per_epoch = _num_batches(train_data, batch_size)
+    total_steps = epochs * steps_per_epoch
+    scheduler = (torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=total_steps)
+                 if lr_schedule == "cosine" else None)
+    params = [p for p in model.parameters() if p.requires_grad]
+    ema = [p.detach().clone() for p in params] if ema_decay is not None else None
+
+    history = History()
+    losses = torch.empty(total_steps, device=device)
+    bar = tqdm(total=total_steps, disable=not progress, unit="step", desc="training")
+    T = diffusion.num_timesteps
+    start = time.perf_counter()
+    step = 0
+    for epoch in range(epochs):
+        first = step
+        for x_start in _batches(train_data, batch_size, shuffle_generator):
+            x_start = x_start.to(device)
+            i = torch.randint(0, T, (x_start.shape[0],), generator=generator, device=device)
+            noise = torch.randn(x_start.shape, generator=generator, device=device, dtype=x_start.dtype)
+            loss = diffusion._p_losses(model, x_start, i, noise, loss_fn)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            if scheduler is not None:
+                scheduler.step()
+            if ema is not None:
+                torch._foreach_lerp_(ema, [p.detach() for p in params], 1.0 - ema_decay)
+            losses[step] = loss.detach()
+            step += 1
+            if progress and step % refresh_every == 0:
+                bar.set_postfix(loss=f"{losses[step - refresh_every:step].mean().item():.4f}", epoch=epoch + 1)
+                bar.update(refresh_every)
+        epoch_losses = losses[first:step]
+        history.train_loss.append(epoch_losses.mean().item())
+        if val is not None:
+            history.val_loss.append(validation_loss(model, diffusion, val, seed=seed + 1, loss_fn=loss_fn))
+        if checkpoint_path is not None:
+            save_checkpoint(model, checkpoint_path)
+    bar.update(step - bar.n)
+    bar.close()
+    if ema is not None:
+        with torch.no_grad():
+            for p, e in zip(params, ema):
+                p.copy_(e)
+        if val is not None:
+            history.val_loss[-1] = validation_loss(model, diffusion, val, seed=seed + 1, loss_fn=loss_fn)
+        if checkpoint_path is not None:
+            save_checkpoint(model, checkpoint_path)
+    history.seconds = time.perf_counter() - start
+    history.steps = step
+    history.batch_loss = losses[:step].tolist()
+    return history
+
+
+def save_checkpoint(model: nn.Module, path: str | Path) -> None:
+    """Save the model's class name, configuration and ``state_dict`` with ``torch.save``."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    torch.save({"model": type(model).__name__, "config": dict(getattr(model, "config", {})),
+                "state_dict": model.state_dict()}, path)
+
+
+def load_checkpoint(model: nn.Module, path: str | Path) -> nn.Module:
+    """Load a checkpoint written by :func:`save_checkpoint` into ``model``
+    (``torch.load(weights_only=True)``: no code is executed).
+
+    Raises ``ValueError`` if the checkpoint belongs to another kind or shape of model.
+    """
+    checkpoint = torch.load(Path(path), map_location="cpu", weights_only=True)
+    if not isinstance(checkpoint, dict) or "state_dict" not in checkpoint:
+        raise ValueError(f"{path} is not a checkpoint written by save_checkpoint")
+    kind, config = checkpoint.get("model"), checkpoint.get("config", {})
+    own_config = dict(getattr(model, "config", {}))
+    if kind != type(model).__name__ or config != own_config:
+        raise ValueError(
+            f"{path} holds a {kind} with {config}, but the model is a "
+            f"{type(model).__name__} with {own_config}")
+    try:
+        model.load_state_dict(checkpoint["state_dict"])
+    except RuntimeError as error:
+        raise ValueError(f"{path} does not fit this model: {error}") from None
+    return model
+
+
+def copy_model(model: nn.Module) -> nn.Module:
+    """An independent deep copy (e.g. to keep a snapshot before training)."""
+    return copy.deepcopy(model)
