@@ -96,7 +96,7 @@ class GaussianDiffusion(nn.Module):
                 raise ValueError(f"t must be in 1..{T}, got {int(t)}")
             return torch.full((x.shape[0],), int(t) - 1, dtype=torch.long, device=x.device)
         if not isinstance(t, Tensor):
-            raise TypeError(f"t must be an int or an integer tensor, got {type(t).__name__}")
+            raise ValueError(f"t must be an int or an integer tensor, got {type(t).__name__} {t!r}")
         if t.dtype.is_floating_point or t.dtype == torch.bool or t.dtype.is_complex:
             raise ValueError(f"t must hold integers, got dtype {t.dtype}")
         if t.ndim != 1 or t.shape[0] != x.shape[0]:
@@ -235,19 +235,20 @@ class GaussianDiffusion(nn.Module):
                  clip_denoised: bool = True, add_noise: bool = True) -> tuple[Tensor, Tensor]:
         """One reverse step x_{t-1} = μ_θ(x_t, t) + σ_t z, eq. (6.7); returns ``(x_{t-1}, x̂_0)``.
 
-        No noise is added at ``t = 1`` (the last step), nor anywhere if
-        ``add_noise=False``.
+        No noise is added where ``t = 1`` (the last step), nor anywhere if
+        ``add_noise=False``.  ``t`` may also be a tensor of shape ``(batch,)``.
         """
         self.check_input(x_t, "x_t")
         i = self.time_index(t, x_t)
-        return self._p_sample(model, x_t, i, int(t), generator, clip_denoised, add_noise)
+        return self._p_sample(model, x_t, i, generator, clip_denoised, add_noise)
 
-    def _p_sample(self, model, x_t, i, t, generator, clip_denoised, add_noise):
+    def _p_sample(self, model, x_t, i, generator, clip_denoised, add_noise):
         mean, _, log_var, x_start = self._p_mean_variance(model, x_t, i, clip_denoised)
-        if t == 1 or not add_noise:
+        if not add_noise or bool((i == 0).all()):
             return mean, x_start
         z = torch.randn(x_t.shape, generator=generator, dtype=x_t.dtype, device=x_t.device)
-        return mean + (0.5 * log_var).exp() * z, x_start
+        not_last = (i > 0).to(x_t.dtype).reshape(i.shape[0], *((1,) * (x_t.ndim - 1)))
+        return mean + not_last * (0.5 * log_var).exp() * z, x_start
 
     def _start(self, shape_or_x: tuple[int, ...] | Tensor, generator, device, dtype) -> Tensor:
         if isinstance(shape_or_x, Tensor):
@@ -270,7 +271,7 @@ class GaussianDiffusion(nn.Module):
         x = self._start(shape, generator, device, self.betas.dtype)
         for t in range(self.num_timesteps, 0, -1):
             i = torch.full((x.shape[0],), t - 1, dtype=torch.long, device=x.device)
-            x, _ = self._p_sample(model, x, i, t, generator, clip_denoised, add_noise)
+            x, _ = self._p_sample(model, x, i, generator, clip_denoised, add_noise)
         return x
 
     @torch.no_grad()
@@ -292,7 +293,7 @@ class GaussianDiffusion(nn.Module):
         xs[T] = x
         for t in range(T, 0, -1):
             i = torch.full((x.shape[0],), t - 1, dtype=torch.long, device=x.device)
-            x, x_starts[t] = self._p_sample(model, x, i, t, generator, clip_denoised, add_noise)
+            x, x_starts[t] = self._p_sample(model, x, i, generator, clip_denoised, add_noise)
             xs[t - 1] = x
         x_starts[0] = x
         return xs, x_starts
@@ -310,7 +311,9 @@ class GaussianDiffusion(nn.Module):
         if not eta >= 0:
             raise ValueError(f"eta must be >= 0, got {eta!r}")
         x = self._start(shape, generator, device, self.betas.dtype)
-        times = np.unique(np.linspace(1, T, num_steps).round().astype(int))[::-1]
+        # Evenly spaced steps from T down to 1; a single step starts from T (x̂_0 from x_T).
+        times = (np.unique(np.linspace(1, T, num_steps).round().astype(int))[::-1]
+                 if num_steps > 1 else np.array([T]))
         for k, t in enumerate(times):
             i = torch.full((x.shape[0],), int(t) - 1, dtype=torch.long, device=x.device)
             eps = model(x, i + 1)

@@ -46,6 +46,8 @@ def linear_beta_schedule(
     destroys the data to the same degree with fewer, larger steps.
     """
     _check_num_steps(num_steps)
+    if not (np.isfinite(beta_start) and np.isfinite(beta_end)):
+        raise ValueError(f"beta_start and beta_end must be finite, got {beta_start!r} and {beta_end!r}")
     if not beta_start <= beta_end:
         raise ValueError(
             f"a linear schedule needs beta_start <= beta_end, got {beta_start!r} > {beta_end!r}"

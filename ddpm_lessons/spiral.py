@@ -5,7 +5,9 @@ Points are drawn as in scikit-learn's swiss roll: ``t ~ U(1.5π, 4.5π)`` and
 ``[-1, 1]`` by one fixed affine map ``u ↦ s·u + c`` with
 ``s = 2 / (x_max - x_min)``, ``x_min = -3.5π``, ``x_max = 4.5π`` and
 ``c = -1 - s·x_min`` (eq. (2.2)), so that every data set, whatever its size,
-lives on exactly the same curve.
+lives on exactly the same curve.  The range is [-1, 1] up to a sliver: y
+reaches 1 exactly at t = 4.5π, but dips to about -1.0036 just after
+t = 3.5π (where t sin t = -3.5π is not quite its minimum).
 """
 from __future__ import annotations
 
