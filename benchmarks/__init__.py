@@ -1,0 +1,1 @@
+"""Benchmarks of the course's training recipes (run ``python -m benchmarks.recipes``)."""
