@@ -26,8 +26,10 @@ Denoiser = Callable[[Tensor, Tensor], Tensor]
 
 
 def extract(a: Tensor, index: Tensor, x_shape: torch.Size) -> Tensor:
-    """Gather ``a[index]`` and reshape to ``(batch, 1, …, 1)`` to broadcast against ``x``."""
-    return a.gather(0, index).reshape(index.shape[0], *((1,) * (len(x_shape) - 1)))
+    """Gather ``a[index]`` and reshape it to ``(batch, 1, …, 1)``
+    so that it broadcasts against ``x``."""
+    ones = (1,) * (len(x_shape) - 1)
+    return a.gather(0, index).reshape(index.shape[0], *ones)
 
 
 class GaussianDiffusion(nn.Module):
@@ -133,7 +135,8 @@ class GaussianDiffusion(nn.Module):
     # --------------------------------------------------------- forward process
     def q_step(self, x_prev: Tensor, t: TimeStep, noise: Tensor | None = None,
                generator: torch.Generator | None = None) -> Tensor:
-        """One forward step x_t ~ q(x_t | x_{t-1}) = N(√(1-β_t) x_{t-1}, β_t I), eq. (2.3)."""
+        """One forward step, eq. (2.3):
+        x_t ~ q(x_t | x_{t-1}) = N(√(1-β_t) x_{t-1}, β_t I)."""
         self.check_input(x_prev, "x_prev")
         i = self.time_index(t, x_prev)
         noise = self._noise_like(x_prev, noise, generator)
@@ -148,7 +151,8 @@ class GaussianDiffusion(nn.Module):
         var = extract(1.0 - self.alphas_cumprod, i, x_start.shape).expand_as(x_start)
         return mean, var
 
-    def q_sample(self, x_start: Tensor, t: TimeStep, noise: Tensor | None = None,
+    def q_sample(self, x_start: Tensor, t: TimeStep,
+                 noise: Tensor | None = None,
                  generator: torch.Generator | None = None) -> Tensor:
         """The shortcut x_t = √ᾱ_t x_0 + √(1-ᾱ_t) ε, eq. (3.5)."""
         self.check_input(x_start, "x_start")
@@ -158,7 +162,8 @@ class GaussianDiffusion(nn.Module):
 
     def _q_sample(self, x_start: Tensor, i: Tensor, noise: Tensor) -> Tensor:
         return (extract(self.sqrt_alphas_cumprod, i, x_start.shape) * x_start
-                + extract(self.sqrt_one_minus_alphas_cumprod, i, x_start.shape) * noise)
+                + extract(self.sqrt_one_minus_alphas_cumprod, i, x_start.shape)
+                * noise)
 
     # --------------------------------------------------------------- posterior
     def predict_start_from_noise(self, x_t: Tensor, t: TimeStep, noise: Tensor) -> Tensor:
@@ -171,7 +176,8 @@ class GaussianDiffusion(nn.Module):
 
     def _predict_start(self, x_t: Tensor, i: Tensor, noise: Tensor) -> Tensor:
         return (extract(self.sqrt_recip_alphas_cumprod, i, x_t.shape) * x_t
-                - extract(self.sqrt_recipm1_alphas_cumprod, i, x_t.shape) * noise)
+                - extract(self.sqrt_recipm1_alphas_cumprod, i, x_t.shape)
+                * noise)
 
     def q_posterior_mean_variance(self, x_start: Tensor, x_t: Tensor, t: TimeStep
                                   ) -> tuple[Tensor, Tensor, Tensor]:
@@ -185,15 +191,18 @@ class GaussianDiffusion(nn.Module):
         self._same_shape(x_start, x_t, "x_start and x_t")
         return self._q_posterior(x_start, x_t, self.time_index(t, x_t))
 
-    def _q_posterior(self, x_start: Tensor, x_t: Tensor, i: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+    def _q_posterior(self, x_start: Tensor, x_t: Tensor, i: Tensor
+                     ) -> tuple[Tensor, Tensor, Tensor]:
         shape = x_t.shape
         mean = (extract(self.posterior_mean_coef1, i, shape) * x_start
                 + extract(self.posterior_mean_coef2, i, shape) * x_t)
         var = extract(self.posterior_variance, i, shape).expand_as(x_t)
-        log_var = extract(self.posterior_log_variance_clipped, i, shape).expand_as(x_t)
+        log_var = extract(self.posterior_log_variance_clipped, i, shape)
+        log_var = log_var.expand_as(x_t)
         return mean, var, log_var
 
-    def posterior_mean_from_noise(self, x_t: Tensor, t: TimeStep, noise: Tensor) -> Tensor:
+    def posterior_mean_from_noise(self, x_t: Tensor, t: TimeStep,
+                                  noise: Tensor) -> Tensor:
         """The ε-form of the posterior mean, eq. (4.9):
         μ̃_t = (x_t - β_t / √(1-ᾱ_t) · ε) / √α_t."""
         self.check_input(x_t, "x_t")

@@ -117,7 +117,8 @@ class TimeConditionedMLP(nn.Module):
         self.output = nn.Linear(hidden, data_dim)
 
     def forward(self, x: Tensor, t: Tensor) -> Tensor:
-        """Predict the noise in ``x`` (shape ``(batch, data_dim)``) at steps ``t`` (``(batch,)``, 1 … T)."""
+        """Predict the noise in ``x`` (shape ``(batch, data_dim)``)
+        at time steps ``t`` (shape ``(batch,)``, values 1 … T)."""
         time_embedding = self.embedding(t)
         h = self.features(x)
         for layer in self.layers:

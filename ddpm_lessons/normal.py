@@ -16,7 +16,10 @@ def normal_pdf(x: np.ndarray | float, mu: float = 0.0, sigma: float = 1.0) -> np
 
 
 def sample_normal(
-    mu: float, sigma: float, size: int | tuple[int, ...], rng: np.random.Generator
+    mu: float,
+    sigma: float,
+    size: int | tuple[int, ...],
+    rng: np.random.Generator,
 ) -> np.ndarray:
     """Draw from N(μ, σ²) as ``μ + σ z`` with ``z ~ N(0, 1)``, eq. (1.2)."""
     if not sigma >= 0 or not np.isfinite(sigma):
