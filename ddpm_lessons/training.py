@@ -68,6 +68,21 @@ def _num_batches(data: Tensor | Iterable, batch_size: int) -> int:
     return len(data)  # type: ignore[arg-type]
 
 
+def default_optimizer(model: nn.Module, lr: float) -> torch.optim.Optimizer:
+    """``Adam(model.parameters(), lr)``, with PyTorch's fused kernel when every weight is a
+    floating-point tensor on the CPU or a CUDA device.
+
+    The fused kernel updates all tensors in one call instead of a Python loop over
+    them; for the course's small MLPs that makes a whole training step about 15–30 %
+    faster on a CPU (measured in ``benchmarks/RESULTS.md``).  It is the same
+    algorithm; the last bits of the weights may differ from the loop version.
+    """
+    params = list(model.parameters())
+    fused = bool(params) and all(p.is_floating_point() and p.device.type in ("cpu", "cuda")
+                                 for p in params)
+    return torch.optim.Adam(params, lr=lr, fused=fused or None)
+
+
 @torch.no_grad()
 def validation_loss(model: nn.Module, diffusion: GaussianDiffusion, data: Tensor, seed: int = 0,
                     loss_fn: Callable[[Tensor, Tensor], Tensor] = F.mse_loss) -> float:
@@ -109,7 +124,8 @@ def train(
             batches of ``batch_size``, the fast path), or a ``DataLoader``
             yielding batches (``batch_size`` is then ignored).
         val_data: optional ``(m, d)`` data for the per-epoch validation loss.
-        optimizer: defaults to ``Adam(model.parameters(), lr)``.
+        optimizer: defaults to ``Adam(model.parameters(), lr)`` (its fused
+            kernel where available, see :func:`default_optimizer`).
         lr_schedule: ``None`` (constant) or ``"cosine"`` (decay to 0 over all steps).
         ema_decay: if given (e.g. 0.995), keep an exponential moving average of
             the weights and copy it into ``model`` at the end.
@@ -137,7 +153,7 @@ def train(
 
     generator = torch.Generator(device=device).manual_seed(seed)
     shuffle_generator = torch.Generator().manual_seed(seed)
-    optimizer = optimizer or torch.optim.Adam(model.parameters(), lr=lr)
+    optimizer = optimizer or default_optimizer(model, lr)
     steps_per_epoch = _num_batches(train_data, batch_size)
     total_steps = epochs * steps_per_epoch
     scheduler = (torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=total_steps)
