@@ -642,7 +642,7 @@ def plot_segments_grid(points_list: Sequence, targets_list: Sequence, titles: Se
     targets_list = [_as_points(p, "each entry of targets_list") for p in targets_list]
     n = len(titles)
     fig, axes = plt.subplots(1, n, squeeze=False, sharex=True, sharey=True,
-                             figsize=(panel_size * n, panel_size + 0.45))
+                             figsize=(panel_size * n, panel_size + 0.75))
     lim = _limit(*points_list, *targets_list) if lim is None else lim
     for k, ax in enumerate(axes.flat):
         plot_segments(points_list[k], targets_list[k], ax=ax, title=titles[k], lim=lim,
@@ -683,10 +683,11 @@ def plot_history(history, title: str = "Training history", smooth: int = 50) -> 
     smoothed = _moving_average(batch, smooth)
     ax.plot(steps[steps.size - smoothed.size:], smoothed, color=COLORS["data"], lw=1.2,
             label=f"moving average ({min(smooth, batch.size)} batches)")
-    ax.plot(epoch_end, train_loss, "o-", ms=2.5, lw=1.0, color=COLORS["accent"],
-            label="training loss per epoch")
+    markers = train_loss.size <= 40          # markers only while the epochs stay apart
+    ax.plot(epoch_end, train_loss, "o-" if markers else "-", ms=2.5, lw=1.0,
+            color=COLORS["accent"], label="training loss per epoch")
     if val_loss.size:
-        ax.plot(epoch_end[:val_loss.size], val_loss, "s-", ms=2.5, lw=1.0,
+        ax.plot(epoch_end[:val_loss.size], val_loss, "s-" if markers else "-", ms=2.5, lw=1.2,
                 color=COLORS["estimate"], label="validation loss per epoch")
     ax.set_yscale("log")
     ax.set_xlabel("optimiser step")
