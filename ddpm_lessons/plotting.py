@@ -15,7 +15,12 @@ Sections of this module:
 3. animations: :func:`animate_points`, :func:`animate_pairs`,
    :func:`animate_side_by_side` (chapter 6), and the two ways to publish one,
    :func:`to_jshtml` (a player that works on a static web page) and
-   :func:`save_gif` (Pillow, no ffmpeg).
+   :func:`save_gif` (Pillow, no ffmpeg);
+4. chapters 5–7: :func:`plot_embedding_matrix` (chapter 5), :func:`plot_segments` and
+   :func:`plot_segments_grid` (lines or arrows to targets, chapters 5 and 7),
+   :func:`plot_history` (chapter 6), :func:`plot_reverse_metrics`,
+   :func:`plot_coverage_histograms`, :func:`plot_distance_function` and
+   :func:`animate_segments` (chapter 7).
 
 Arrays may be numpy arrays or torch tensors; points have shape ``(n, 2)``.
 """
@@ -745,7 +750,10 @@ def plot_reverse_metrics(mean_distances: Mapping, coverage: Mapping | None = Non
                        label=f"measured on true samples ({true_value:.3f})")
     for ax in axes.flat:
         ax.legend(loc="best")
-    fig.suptitle(title)
+    if coverage:
+        fig.suptitle(title)
+    else:
+        axes[0, 0].set_title(title)     # one panel: its title is the figure's
     return fig
 
 

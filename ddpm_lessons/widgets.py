@@ -21,7 +21,8 @@ readout have the form ``"ᾱ_T = 0.9521"`` (4 significant digits); the regular
 expressions in :data:`READOUT_PATTERNS` extract them.
 
 Views: :func:`normal_view` (chapter 1), :func:`forward_view` (chapter 2),
-:func:`shortcut_view` (chapter 3), :func:`posterior_view` (chapter 4).
+:func:`shortcut_view` (chapter 3), :func:`posterior_view` (chapter 4),
+:func:`reverse_view` (chapter 7).
 """
 from __future__ import annotations
 

@@ -160,8 +160,9 @@ def test_plot_reverse_metrics_plots_against_t_and_marks_the_floor():
     np.testing.assert_array_equal(line.get_ydata(), distance["m"])
     levels = sorted(line.get_ydata()[0] for line in ax_c.get_lines()[1:])
     assert levels == [0.02, 0.026]
-    single = plotting.plot_reverse_metrics(distance)
-    assert len(single.axes) == 1
+    single = plotting.plot_reverse_metrics(distance, title="One panel")
+    assert len(single.axes) == 1 and single.axes[0].get_title() == "One panel"
+    assert single._suptitle is None
     # Curves of different T are drawn against t / T.
     mixed = plotting.plot_reverse_metrics({"T=10": distance["m"], "T=4": np.linspace(0, 1, 5)})
     ax = mixed.axes[0]
