@@ -4,8 +4,8 @@ Run with ``python -m benchmarks.closest_point``.  Times
 :func:`ddpm_lessons.optimal.closest_point_t` on 40 steps × 1000 points (the
 size of one sampled trajectory in the book), as the median of several
 repeats after a warm-up, and compares a subset with the dense brute force
-:func:`ddpm_lessons.optimal.brute_force_closest_t` (10⁵ grid values refined by
-golden-section search).
+:func:`tests.oracles.brute_force_closest_t` (10⁵ grid values refined by
+golden-section search), the oracle the tests use.
 """
 from __future__ import annotations
 
@@ -13,8 +13,9 @@ import time
 
 import numpy as np
 
-from ddpm_lessons.optimal import brute_force_closest_t, closest_point_t
+from ddpm_lessons.optimal import closest_point_t
 from ddpm_lessons.spiral import make_spiral, spiral_curve
+from tests.oracles import brute_force_closest_t
 
 
 def trajectory_like_points(

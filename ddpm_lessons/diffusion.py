@@ -19,7 +19,9 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from .schedules import alphas_cumprod as cumulative_alphas
 from .schedules import validate_betas
+from .validation import check_int, time_indices
 
 TimeStep = int | Tensor
 Denoiser = Callable[[Tensor, Tensor], Tensor]
@@ -56,7 +58,7 @@ class GaussianDiffusion(nn.Module):
         self.variance_type = variance_type
 
         alphas = 1.0 - betas                                            # eq. (2.3)
-        alphas_cumprod = np.cumprod(alphas)                             # eq. (3.3)
+        alphas_cumprod = cumulative_alphas(betas)                       # eq. (3.3)
         alphas_cumprod_prev = np.append(1.0, alphas_cumprod[:-1])       # ᾱ_{t-1}, ᾱ_0 = 1
         posterior_variance = betas * (1.0 - alphas_cumprod_prev) / (1.0 - alphas_cumprod)  # eq. (4.6)
 
@@ -90,34 +92,23 @@ class GaussianDiffusion(nn.Module):
     def time_index(self, t: TimeStep, x: Tensor) -> Tensor:
         """Validate ``t`` (book convention 1 … T) and return the array index ``t - 1``
         as a long tensor of shape ``(batch,)`` on ``x``'s device."""
-        T = self.num_timesteps
-        if isinstance(t, bool):
-            raise ValueError(f"t must be an integer in 1..{T}, got {t!r}")
-        if isinstance(t, (int, np.integer)):
-            if not 1 <= t <= T:
-                raise ValueError(f"t must be in 1..{T}, got {int(t)}")
-            return torch.full((x.shape[0],), int(t) - 1, dtype=torch.long, device=x.device)
-        if not isinstance(t, Tensor):
-            raise ValueError(f"t must be an int or an integer tensor, got {type(t).__name__} {t!r}")
-        if t.dtype.is_floating_point or t.dtype == torch.bool or t.dtype.is_complex:
-            raise ValueError(f"t must hold integers, got dtype {t.dtype}")
-        if t.ndim != 1 or t.shape[0] != x.shape[0]:
-            raise ValueError(
-                f"t must have shape (batch,) = ({x.shape[0]},) to match x of shape "
-                f"{tuple(x.shape)}, got t of shape {tuple(t.shape)}"
-            )
-        lo, hi = int(t.min()), int(t.max())
-        if lo < 1 or hi > T:
-            raise ValueError(f"t must be in 1..{T}, got values from {lo} to {hi}")
-        return t.long().to(x.device) - 1
+        return time_indices(t, self.num_timesteps, x.shape[0], x.device)
+
+    def check_model(self, model: Denoiser) -> None:
+        """Refuse a model built for another number of time steps than this process."""
+        model_steps = getattr(model, "num_timesteps", None)
+        if model_steps is not None and model_steps != self.num_timesteps:
+            raise ValueError(f"the model was built for T = {model_steps} time steps but the "
+                             f"diffusion has T = {self.num_timesteps}: build both with the same T")
 
     @staticmethod
     def check_input(x: Tensor, name: str = "x") -> None:
         """Reject non-tensors, tensors without a batch axis and NaN/inf values."""
         if not isinstance(x, Tensor):
             raise TypeError(f"{name} must be a torch.Tensor, got {type(x).__name__}")
-        if x.ndim < 2:
-            raise ValueError(f"{name} must have shape (batch, features…), got {tuple(x.shape)}")
+        if x.ndim < 2 or x.shape[0] < 1:
+            raise ValueError(f"{name} must have shape (batch, features…) with batch >= 1, "
+                             f"got {tuple(x.shape)}")
         if not torch.isfinite(x).all():
             raise ValueError(f"{name} contains NaN or infinite values")
 
@@ -226,6 +217,7 @@ class GaussianDiffusion(nn.Module):
         return self._p_mean_variance(model, x_t, i, clip_denoised)
 
     def _p_mean_variance(self, model: Denoiser, x_t: Tensor, i: Tensor, clip_denoised: bool):
+        self.check_model(model)
         eps = model(x_t, i + 1)
         if eps.shape != x_t.shape:
             raise ValueError(f"the model must return noise of x's shape {tuple(x_t.shape)}, "
@@ -308,15 +300,16 @@ class GaussianDiffusion(nn.Module):
         return xs, x_starts
 
     @torch.no_grad()
-    def ddim_sample_loop(self, model: Denoiser, shape: tuple[int, ...] | Tensor, num_steps: int,
-                         eta: float = 0.0, generator: torch.Generator | None = None,
+    def ddim_sample_loop(self, model: Denoiser, shape: tuple[int, ...] | Tensor,
+                         num_sampling_steps: int, eta: float = 0.0,
+                         generator: torch.Generator | None = None,
                          clip_denoised: bool = True, device: torch.device | str = "cpu") -> Tensor:
-        """DDIM sampling (Song et al. 2021, eq. (12)) on ``num_steps`` evenly spaced
-        time steps of the same trained model; ``eta = 0`` is deterministic and
-        ``eta = 1`` recovers DDPM-like noise."""
+        """DDIM sampling (Song et al. 2021, eq. (12)) on ``num_sampling_steps`` evenly
+        spaced time steps (at most T) of the same trained model; ``eta = 0`` is
+        deterministic and ``eta = 1`` recovers DDPM-like noise."""
         T = self.num_timesteps
-        if isinstance(num_steps, bool) or not isinstance(num_steps, int) or not 1 <= num_steps <= T:
-            raise ValueError(f"num_steps must be an integer in 1..{T}, got {num_steps!r}")
+        num_steps = check_int(num_sampling_steps, "num_sampling_steps", 1, T)
+        self.check_model(model)
         if not eta >= 0:
             raise ValueError(f"eta must be >= 0, got {eta!r}")
         x = self._start(shape, generator, device, self.betas.dtype)
@@ -355,6 +348,7 @@ class GaussianDiffusion(nn.Module):
         return self._p_losses(model, x_start, i, noise, loss_fn)
 
     def _p_losses(self, model, x_start, i, noise, loss_fn=F.mse_loss) -> Tensor:
-        """Unchecked core of :meth:`p_losses` for the training loop (``i = t - 1``)."""
+        """Core of :meth:`p_losses` for the training loop (``i = t - 1``, not checked)."""
+        self.check_model(model)
         x_t = self._q_sample(x_start, i, noise)
         return loss_fn(model(x_t, i + 1), noise)

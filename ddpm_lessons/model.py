@@ -12,11 +12,13 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
+from .validation import check_int, time_indices
 
-def sinusoidal_embedding_matrix(num_steps: int, dim: int, base: float = 10_000.0) -> np.ndarray:
+
+def sinusoidal_embedding_matrix(num_timesteps: int, dim: int, base: float = 10_000.0) -> np.ndarray:
     """The sinusoidal position embedding of Vaswani et al. (2017), eq. (5.1).
 
-    Returns a ``(dim, num_steps)`` float64 matrix whose column ``t - 1`` embeds
+    Returns a ``(dim, num_timesteps)`` float64 matrix whose column ``t - 1`` embeds
     time step ``t``: for each even row ``r`` (0, 2, …) the pair of rows is
 
         M[r, t-1] = sin(t / base^(r / (dim - 2))),   M[r+1, t-1] = cos(t / base^(r / (dim - 2))),
@@ -24,33 +26,40 @@ def sinusoidal_embedding_matrix(num_steps: int, dim: int, base: float = 10_000.0
     so the period grows from 2π (row 0) to 2π·base (last pair).  ``dim`` must
     be even and at least 2.
     """
-    if isinstance(num_steps, bool) or not isinstance(num_steps, (int, np.integer)) or num_steps < 1:
-        raise ValueError(f"num_steps must be an integer >= 1, got {num_steps!r}")
-    if isinstance(dim, bool) or not isinstance(dim, (int, np.integer)) or dim < 2 or dim % 2:
-        raise ValueError(f"dim must be an even integer >= 2, got {dim!r}")
+    num_timesteps = check_int(num_timesteps, "num_timesteps", 1)
+    dim = check_int(dim, "dim", 2)
+    if dim % 2:
+        raise ValueError(f"dim must be even (rows pair sin and cos), got {dim}")
     rows = np.arange(0, dim, 2, dtype=np.float64)
     inv_freq = base ** (-rows / max(dim - 2, 1))                 # 1 / base^(r/(d-2))
-    angles = np.outer(inv_freq, np.arange(1, num_steps + 1))     # (dim/2, T)
-    matrix = np.empty((dim, num_steps))
+    angles = np.outer(inv_freq, np.arange(1, num_timesteps + 1))  # (dim/2, T)
+    matrix = np.empty((dim, num_timesteps))
     matrix[0::2] = np.sin(angles)
     matrix[1::2] = np.cos(angles)
     return matrix
 
 
 class SinusoidalEmbedding(nn.Module):
-    """Non-trainable lookup ``t ↦ M[:, t-1]`` of :func:`sinusoidal_embedding_matrix`."""
+    """Non-trainable lookup ``t ↦ M[:, t-1]`` of :func:`sinusoidal_embedding_matrix`.
 
-    def __init__(self, num_steps: int, dim: int) -> None:
+    ``t`` holds the book's time steps ``1 … T``; anything outside raises ``ValueError``
+    (a 0-based t would otherwise index the row of t = T).
+    """
+
+    def __init__(self, num_timesteps: int, dim: int) -> None:
         super().__init__()
-        self.num_steps, self.dim = num_steps, dim
-        table = torch.as_tensor(sinusoidal_embedding_matrix(num_steps, dim).T, dtype=torch.float32)
+        self.num_timesteps, self.dim = num_timesteps, dim
+        table = torch.as_tensor(sinusoidal_embedding_matrix(num_timesteps, dim).T, dtype=torch.float32)
         self.register_buffer("table", table, persistent=False)   # (T, dim), not a parameter
 
-    def forward(self, t: Tensor) -> Tensor:
-        return self.table[t - 1]
+    def forward(self, t: Tensor | int, batch_size: int | None = None) -> Tensor:
+        """Rows ``M[:, t-1]`` for ``t`` of shape ``(batch,)``, or one int repeated ``batch_size`` times."""
+        if batch_size is None:
+            batch_size = t.shape[0] if isinstance(t, Tensor) and t.ndim == 1 else 1
+        return self.table[time_indices(t, self.num_timesteps, batch_size, self.table.device)]
 
     def extra_repr(self) -> str:
-        return f"{self.num_steps} => {self.dim}"
+        return f"{self.num_timesteps} => {self.dim}"
 
 
 class ConditionedLayer(nn.Module):
@@ -88,26 +97,23 @@ class TimeConditionedMLP(nn.Module):
     """ε_θ(x, t): ``depth`` conditioned layers with SiLU (swish), then a linear read-out.
 
     Args:
-        num_steps: T, the number of time steps the embedding covers.
+        num_timesteps: T, the number of time steps the embedding covers.
         hidden: width of every hidden layer (and of the time embedding).
         depth: number of conditioned hidden layers (3 in chapter 5).
         data_dim: dimension of a data point (2 for the spiral).
         fourier_bands: number of sinusoidal input-feature bands (0: raw x, y).
     """
 
-    def __init__(self, num_steps: int, hidden: int = 32, depth: int = 3, data_dim: int = 2,
+    def __init__(self, num_timesteps: int, hidden: int = 32, depth: int = 3, data_dim: int = 2,
                  fourier_bands: int = 0) -> None:
         super().__init__()
-        for name, value, low in (("num_steps", num_steps, 1), ("hidden", hidden, 2),
-                                 ("depth", depth, 1), ("data_dim", data_dim, 1),
-                                 ("fourier_bands", fourier_bands, 0)):
-            if isinstance(value, bool) or not isinstance(value, int) or value < low:
-                raise ValueError(f"{name} must be an integer >= {low}, got {value!r}")
+        self.config = {name: check_int(value, name, low) for name, value, low in (
+            ("num_timesteps", num_timesteps, 1), ("hidden", hidden, 2), ("depth", depth, 1),
+            ("data_dim", data_dim, 1), ("fourier_bands", fourier_bands, 0))}
         if hidden % 2:
             raise ValueError(f"hidden must be even (the embedding pairs sin and cos), got {hidden}")
-        self.config = {"num_steps": num_steps, "hidden": hidden, "depth": depth,
-                       "data_dim": data_dim, "fourier_bands": fourier_bands}
-        self.embedding = SinusoidalEmbedding(num_steps, hidden)
+        self.num_timesteps, self.data_dim = self.config["num_timesteps"], self.config["data_dim"]
+        self.embedding = SinusoidalEmbedding(self.num_timesteps, hidden)
         self.features = FourierFeatures(data_dim, fourier_bands) if fourier_bands else nn.Identity()
         in_features = self.features.out_features if fourier_bands else data_dim
         widths = [in_features] + [hidden] * depth
@@ -116,14 +122,28 @@ class TimeConditionedMLP(nn.Module):
         self.activation = nn.SiLU()
         self.output = nn.Linear(hidden, data_dim)
 
-    def forward(self, x: Tensor, t: Tensor) -> Tensor:
+    def forward(self, x: Tensor, t: Tensor | int) -> Tensor:
         """Predict the noise in ``x`` (shape ``(batch, data_dim)``)
-        at time steps ``t`` (shape ``(batch,)``, values 1 … T)."""
-        time_embedding = self.embedding(t)
+        at time steps ``t`` (shape ``(batch,)`` or one int, values 1 … T)."""
+        self.check_input(x)
+        time_embedding = self.embedding(t, batch_size=x.shape[0])
         h = self.features(x)
         for layer in self.layers:
             h = self.activation(layer(h, time_embedding))
         return self.output(h)
+
+    def check_input(self, x: Tensor) -> None:
+        """Refuse a batch the layers would misread: wrong type, shape or dtype."""
+        if not isinstance(x, Tensor):
+            raise TypeError(f"x must be a torch.Tensor, got {type(x).__name__}")
+        if x.ndim != 2 or x.shape[1] != self.data_dim or x.shape[0] < 1:
+            raise ValueError(f"x must have shape (batch, {self.data_dim}) with batch >= 1, "
+                             f"got {tuple(x.shape)}")
+        dtype = self.output.weight.dtype
+        if x.dtype != dtype:
+            raise ValueError(f"x has dtype {x.dtype} but the model's weights are {dtype}: "
+                             f"convert the batch with x.to({dtype}) or the model with "
+                             f"model.to({x.dtype})")
 
 
 def parameter_count(model: nn.Module, trainable_only: bool = True) -> int:

@@ -32,17 +32,12 @@ import math
 
 import numpy as np
 
-from ddpm_lessons.spiral import (
-    SCALE,
-    SHIFT,
-    T_MAX,
-    T_MIN,
-    spiral_curve,
-    spiral_curve_derivatives,
-)
+from .spiral import (SCALE, T_MAX, T_MIN, spiral_curve, spiral_curve_derivatives,
+                     spiral_curve_with_derivatives)
+from .validation import check_int, check_points
 
-_CHUNK_ELEMENTS: int = 1 << 17
-"""The grid scan handles this many (point, grid value) pairs at a time (fits in cache)."""
+_BLOCK: int = 1024
+"""Points scanned together: their grid of D (1024 × 128 values) stays in the cache."""
 _INNER_WINDOW: float = 1.0
 """Length in t of the stretch after T_MIN checked for minima hidden between grid values."""
 _FINE_SCAN: int = 17
@@ -51,28 +46,6 @@ _NEWTON_TOLERANCE: float = 1e-8
 """A Newton step shorter than this ends a refinement; the next would be ~1e-16."""
 _BISECTION_TOLERANCE: float = 1e-11
 """A bisection step shorter than this ends a refinement."""
-
-
-def _as_points(points: np.ndarray, name: str = "points") -> np.ndarray:
-    """``points`` as float64, after checking the shape ``(..., 2)`` and finiteness."""
-    array = np.asarray(points, dtype=np.float64)
-    if array.ndim < 1 or array.shape[-1] != 2:
-        raise ValueError(
-            f"{name} must have shape (..., 2) with x, y on the last axis, got shape {array.shape}"
-        )
-    if not np.all(np.isfinite(array)):
-        n_bad = int(np.count_nonzero(~np.isfinite(array)))
-        raise ValueError(
-            f"{name} must be finite, got {n_bad} NaN or infinite value(s) in shape {array.shape}"
-        )
-    return array
-
-
-def _check_int(value: int, name: str, minimum: int) -> int:
-    """``value`` as an int, after checking it is an integer >= ``minimum``."""
-    if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < minimum:
-        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
-    return int(value)
 
 
 def _derivative_norms(t: np.ndarray | float) -> tuple[np.ndarray, ...]:
@@ -97,145 +70,103 @@ def squared_distance_derivatives(
     shape ``t.shape + (2,)`` (or broadcasts to it); the three results have the
     shape of ``t``.
     """
-    t = np.asarray(t, dtype=np.float64)
-    residual = spiral_curve(t) - np.asarray(points, dtype=np.float64)
-    velocity, acceleration = spiral_curve_derivatives(t)
-    value = np.sum(residual * residual, axis=-1)
-    slope = 2.0 * np.sum(velocity * residual, axis=-1)
-    curvature = 2.0 * np.sum(velocity * velocity + acceleration * residual, axis=-1)
-    return value, slope, curvature
-
-
-def _distance_terms(
-    x: np.ndarray, y: np.ndarray, t: np.ndarray
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """:func:`squared_distance_derivatives` for coordinates ``x``, ``y``, written out.
-
-    The same formulas with ``cos t`` and ``sin t`` computed once, for the
-    solver's inner loop: ``p = s·(t cos t, t sin t) + c``,
-    ``p' = s·(cos t − t sin t, sin t + t cos t)``,
-    ``p'' = s·(−2 sin t − t cos t, 2 cos t − t sin t)``.
-    """
-    cos_t, sin_t = np.cos(t), np.sin(t)
-    t_cos, t_sin = t * cos_t, t * sin_t
-    rx = SCALE * t_cos + (SHIFT - x)
-    ry = SCALE * t_sin + (SHIFT - y)
-    vx, vy = cos_t - t_sin, sin_t + t_cos  # p' / s
-    ax, ay = -2.0 * sin_t - t_cos, 2.0 * cos_t - t_sin  # p'' / s
-    value = rx * rx + ry * ry  # eq. (7.1)
-    slope = (2.0 * SCALE) * (vx * rx + vy * ry)  # eq. (7.2)
-    curvature = (2.0 * SCALE) * (SCALE * (vx * vx + vy * vy) + ax * rx + ay * ry)  # eq. (7.3)
+    curve, velocity, acceleration = spiral_curve_with_derivatives(t, axis=0)
+    points = np.asarray(points, dtype=np.float64)
+    # One coordinate at a time: sums over an axis of length 2 are slow in numpy.
+    rx, ry = curve[0] - points[..., 0], curve[1] - points[..., 1]
+    value = rx * rx + ry * ry
+    slope = 2.0 * (velocity[0] * rx + velocity[1] * ry)
+    curvature = 2.0 * (velocity[0] ** 2 + velocity[1] ** 2
+                       + acceleration[0] * rx + acceleration[1] * ry)
     return value, slope, curvature
 
 
 def _grid_seeds(
     points: np.ndarray, n_grid: int
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Brute-force seeds for Newton: the grid local minima of D that may be global.
+    """Brute-force seeds for Newton: the grid local minima of D that may be global,
+    and the points to check for minima hiding just after T_MIN.
 
-    ``points`` has shape ``(n, 2)``.  ``D`` of eq. (7.1) is evaluated on
-    ``n_grid`` equally spaced values of t, in chunks of points to bound the
-    memory.  Every grid local minimum is kept whose value is within the grid's
-    own error of the smallest: a minimum t* has a grid value at most h/2 away,
-    where ``D`` exceeds ``D(t*)`` by at most
-    ``max D'' · h²/8 ≤ (|p'|²max + |p''|max · distance) · h²/4``; the margin is
-    twice that.  An end of the grid counts as a local minimum when ``D``
-    rises away from it.  Most points have one seed, the grid minimum, because
-    no grid value other than it and its neighbours is within the margin.
-    Minima hiding between two grid values are added by :func:`_suspect_cells`
-    and :func:`_hidden_minimum_seeds`.
+    ``points`` has shape ``(m, 2)``.  ``D`` of eq. (7.1) is evaluated on
+    ``n_grid`` equally spaced values of t.  Every grid local minimum is kept
+    whose value is within the grid's own error of the smallest: a minimum t*
+    has a grid value at most h/2 away, where ``D`` exceeds ``D(t*)`` by at
+    most ``max D'' · h²/8 ≤ (|p'|²max + |p''|max · distance) · h²/4``; the
+    margin is twice that.  An end of the grid counts as a local minimum when
+    ``D`` rises away from it.  Most points have one seed, the grid minimum,
+    because no grid value other than it and its neighbours is within the
+    margin.  Minima hiding between two grid values are added by
+    :func:`_suspect_cells` and :func:`_hidden_minimum_seeds`.
 
-    Returns ``(rows, t_seed, t_low, t_high)``: for each seed the index of its
+    Returns ``(rows, t_seed, t_low, t_high, inner, smallest)``: for each seed the index of its
     point, its t (at the vertex of the parabola through the three grid values
-    around it), and the neighbouring grid values, which bracket it.  The first
-    n seeds are the grid minima of the n points, in order; any others follow.
+    around it), and the neighbouring grid values, which bracket it; then
+    ``inner``, the points whose grid values just after T_MIN come within the
+    margin of their smallest, and that smallest grid value of ``D`` for each.
     """
     grid = np.linspace(T_MIN, T_MAX, n_grid)
     spacing = grid[1] - grid[0]
     curve = spiral_curve(grid)
-    speed_max, accel_max = _derivative_norms(T_MAX)[:2]
-    # D(t) − |q|² = −2 q·p(t) + |p(t)|²: one small matrix product per chunk.
+    # D(t) − |q|² = −2 q·p(t) + |p(t)|²: one small matrix product.
     curve_terms = np.stack([-2.0 * curve[:, 0], -2.0 * curve[:, 1], np.sum(curve**2, axis=1)])
-    augmented = np.empty((len(points), 3))
-    augmented[:, :2] = points
-    augmented[:, 2] = 1.0
-    n_window = min(n_grid - 1, math.ceil(max(_INNER_WINDOW, 6.0 * spacing) / spacing))
-    chunk = max(1, _CHUNK_ELEMENTS // n_grid)
-    primary: list[tuple[np.ndarray, ...]] = []
-    extra: list[tuple[np.ndarray, ...]] = []
-    inner_rows: list[np.ndarray] = []
-    inner_values: list[np.ndarray] = []
-    inner_smallest: list[np.ndarray] = []
-    for start in range(0, len(points), chunk):
-        block = augmented[start : start + chunk]
-        shifted = block @ curve_terms
-        index = np.arange(len(block))
-        col = shifted.argmin(axis=1)
-        smallest = shifted[index, col]
-        norm_sq = block[:, 0] ** 2 + block[:, 1] ** 2
-        distance = np.sqrt(np.maximum(smallest + norm_sq, 0.0))
-        margin = 0.5 * spacing**2 * (
-            speed_max**2 + accel_max * (distance + speed_max * spacing)
-        ) + 1e-12 * (1.0 + np.abs(smallest))
-        threshold = smallest + margin
-        left, right = np.maximum(col - 1, 0), np.minimum(col + 1, n_grid - 1)
-        d_left, d_right = shifted[index, left], shifted[index, right]
-        # (argmin and a gather: much faster than min along short rows)
-        window = shifted[:, : n_window + 1]
-        inner = np.flatnonzero(window[index, window.argmin(axis=1)] <= threshold)
-        inner_rows.append(inner + start)
-        inner_values.append(shifted[inner, : n_window + 1] + norm_sq[inner, None])
-        inner_smallest.append(smallest[inner] + norm_sq[inner])
-        # Is any grid value other than the minimum and its neighbours within
-        # the margin?  Hide those three and look at what is left.
-        shifted[index, left] = shifted[index, col] = shifted[index, right] = np.inf
-        crowded = np.flatnonzero(shifted[index, shifted.argmin(axis=1)] <= threshold)
-        primary.append((index + start, col, d_left, smallest, d_right))
-        if crowded.size:
-            values = shifted[crowded]
-            values[np.arange(crowded.size), col[crowded]] = smallest[crowded]
-            values[np.arange(crowded.size), left[crowded]] = d_left[crowded]
-            values[np.arange(crowded.size), right[crowded]] = d_right[crowded]
-            rising = values[:, 1:] > values[:, :-1]
-            is_minimum = np.empty(values.shape, dtype=bool)
-            is_minimum[:, 0] = rising[:, 0]
-            np.greater(rising[:, 1:], rising[:, :-1], out=is_minimum[:, 1:-1])
-            is_minimum[:, -1] = ~rising[:, -1]
-            is_minimum &= values <= threshold[crowded, None]
-            is_minimum[np.arange(crowded.size), col[crowded]] = False
-            which, cols = np.nonzero(is_minimum)
-            extra.append(
-                (
-                    crowded[which] + start,
-                    cols,
-                    values[which, np.maximum(cols - 1, 0)],
-                    values[which, cols],
-                    values[which, np.minimum(cols + 1, n_grid - 1)],
-                )
-            )
-    rows, cols, d_left, d_centre, d_right = (
-        np.concatenate(part) for part in zip(*primary, *extra)
-    )
-    t_low = grid[np.maximum(cols - 1, 0)]
-    t_high = grid[np.minimum(cols + 1, n_grid - 1)]
+    shifted = np.column_stack([points, np.ones(len(points))]) @ curve_terms
+    norm_sq = np.sum(points**2, axis=1)
+    index = np.arange(len(points))
+    col = shifted.argmin(axis=1)  # (argmin and a gather: faster than min along short rows)
+    smallest = shifted[index, col]
+    speed_max, accel_max = _derivative_norms(T_MAX)[:2]
+    distance = np.sqrt(np.maximum(smallest + norm_sq, 0.0))
+    margin = 0.5 * spacing**2 * (speed_max**2 + accel_max * (distance + speed_max * spacing))
+    threshold = smallest + margin + 1e-12 * (1.0 + np.abs(smallest))
+    # Points whose grid values just after T_MIN come near their smallest one.
+    window = shifted[:, : _window_size(n_grid)]
+    inner = np.flatnonzero(window[index, window.argmin(axis=1)] <= threshold)
+    # Is any grid value other than the minimum and its neighbours within the
+    # margin?  Those "crowded" points are the only ones with further seeds.
+    left, right = np.maximum(col - 1, 0), np.minimum(col + 1, n_grid - 1)
+    others = shifted.copy()
+    others[index, left] = others[index, col] = others[index, right] = np.inf
+    crowded = np.flatnonzero(others[index, others.argmin(axis=1)] <= threshold)
+    values = shifted[crowded]
+    rising = values[:, 1:] > values[:, :-1]
+    is_minimum = np.empty(values.shape, dtype=bool)
+    is_minimum[:, 0] = rising[:, 0]
+    np.greater(rising[:, 1:], rising[:, :-1], out=is_minimum[:, 1:-1])
+    is_minimum[:, -1] = ~rising[:, -1]
+    is_minimum &= values <= threshold[crowded, None]
+    is_minimum[np.arange(crowded.size), col[crowded]] = False
+    which, extra_cols = np.nonzero(is_minimum)
+    rows = np.concatenate([index, crowded[which]])
+    cols = np.concatenate([col, extra_cols])
+    left, right = np.maximum(cols - 1, 0), np.minimum(cols + 1, n_grid - 1)
+    d_left, d_centre, d_right = shifted[rows, left], shifted[rows, cols], shifted[rows, right]
     # Vertex of the parabola through the three grid values (interior seeds only).
     bend = d_left - 2.0 * d_centre + d_right
     interior = (cols > 0) & (cols < n_grid - 1) & (bend > 0)
     offset = 0.5 * spacing * (d_left - d_right) / np.where(interior, bend, 1.0)
     t_seed = grid[cols] + np.where(interior, np.clip(offset, -spacing, spacing), 0.0)
-    inner = np.concatenate(inner_rows)
-    cell_rows, cells = _suspect_cells(
-        points[inner],
-        np.concatenate(inner_values),
-        np.concatenate(inner_smallest),
-        grid[: n_window + 1],
-    )
-    if cells.size:
-        hidden = _hidden_minimum_seeds(points, inner[cell_rows], grid[cells], spacing)
-        rows, t_seed, t_low, t_high = (
-            np.concatenate([old, new]) for old, new in zip((rows, t_seed, t_low, t_high), hidden)
-        )
-    return rows, t_seed, t_low, t_high
+    return rows, t_seed, grid[left], grid[right], inner, smallest[inner] + norm_sq[inner]
+
+
+def _window_size(n_grid: int) -> int:
+    """Number of grid values in the stretch after T_MIN where minima may hide (>= 7)."""
+    spacing = (T_MAX - T_MIN) / (n_grid - 1)
+    return min(n_grid, 1 + math.ceil(max(_INNER_WINDOW, 6.0 * spacing) / spacing))
+
+
+def _inner_end_seeds(
+    points: np.ndarray, smallest: np.ndarray, n_grid: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Seeds for minima hiding between grid values just after T_MIN.
+
+    ``points`` ``(m, 2)`` are the points whose grid values there come near
+    ``smallest``, their smallest grid value of ``D``.  Returns
+    ``(rows, t_seed, t_low, t_high)`` as :func:`_grid_seeds`, with rows into ``points``.
+    """
+    grid = np.linspace(T_MIN, T_MAX, n_grid)[: _window_size(n_grid)]
+    values = np.sum((spiral_curve(grid)[None] - points[:, None]) ** 2, axis=-1)
+    cell_rows, cells = _suspect_cells(points, values, smallest, grid)
+    return _hidden_minimum_seeds(points, cell_rows, grid[cells], grid[1] - grid[0])
 
 
 def _suspect_cells(
@@ -326,20 +257,19 @@ def newton_refine(
     for each seed, the seed included, so no step that increases ``D`` is kept
     and the result is never worse than the seed.
     """
-    _check_int(n_newton, "n_newton", 0)
+    n_newton = check_int(n_newton, "n_newton", 0)
     if not min_curvature >= 0:
         raise ValueError(f"min_curvature must be >= 0, got {min_curvature!r}")
     points = np.asarray(points, dtype=np.float64)
     t = np.array(t_seed, dtype=np.float64)
     low = np.array(t_low, dtype=np.float64)
     high = np.array(t_high, dtype=np.float64)
-    x, y = points[:, 0], points[:, 1]
     result_t, result_value = np.empty(t.shape), np.empty(t.shape)
     # The arrays below hold the seeds still moving; `seed` is their index.
     seed = np.arange(t.size)
     best_t, best_value = t.copy(), np.full(t.shape, np.inf)
     for iteration in range(n_newton + 1):
-        value, slope, curvature = _distance_terms(x, y, t)
+        value, slope, curvature = squared_distance_derivatives(points, t)
         better = value < best_value
         best_value = np.where(better, value, best_value)
         best_t = np.where(better, t, best_t)
@@ -362,8 +292,8 @@ def newton_refine(
             result_t[seed[done]] = best_t[done]
             result_value[seed[done]] = best_value[done]
             moving = ~done
-            seed, x, y, t, low, high, best_t, best_value = (
-                array[moving] for array in (seed, x, y, t, low, high, best_t, best_value)
+            seed, points, t, low, high, best_t, best_value = (
+                array[moving] for array in (seed, points, t, low, high, best_t, best_value)
             )
             if seed.size == 0:
                 break
@@ -388,7 +318,7 @@ def closest_point_t(
     with the update of eq. (7.3) refine them (see :func:`newton_refine`), and
     the best refined seed wins.  Everything is vectorised over the points; no
     per-point loop, no warnings.  The distances agree with the dense brute
-    force :func:`brute_force_closest_t` to ~1e-15 on uniform, Gaussian,
+    force of the tests to ~1e-15 on uniform, Gaussian,
     central and far-away points, even with ``n_grid = 32``.
 
     Args:
@@ -406,21 +336,31 @@ def closest_point_t(
         ValueError: if the last axis is not of size 2 or a value is NaN or
             infinite.
     """
-    points = _as_points(points)
-    _check_int(n_grid, "n_grid", 3)
+    points = check_points(points)
+    n_grid = check_int(n_grid, "n_grid", 3)
     flat = points.reshape(-1, 2)
-    if flat.shape[0] == 0:
-        return np.empty(points.shape[:-1])
-    rows, t_seed, t_low, t_high = _grid_seeds(flat, n_grid)
-    t_refined, value = newton_refine(flat[rows], t_seed, t_low, t_high, n_newton, min_curvature)
     n = flat.shape[0]
-    t_star = t_refined[:n]  # the first n seeds: one per point, in order
-    if rows.size > n:  # further seeds for some points: keep the smallest D
-        extra_rows, extra_value = rows[n:], value[n:]
-        smallest = value[:n].copy()
-        np.minimum.at(smallest, extra_rows, extra_value)
-        wins = (extra_value == smallest[extra_rows]) & (extra_value < value[extra_rows])
-        t_star[extra_rows[wins]] = t_refined[n:][wins]
+    if n == 0:
+        return np.empty(points.shape[:-1])
+    seeds, inner, smallest = [], [], []
+    for start in range(0, n, _BLOCK):
+        *block_seeds, block_inner, block_smallest = _grid_seeds(flat[start : start + _BLOCK], n_grid)
+        block_seeds[0] = block_seeds[0] + start
+        seeds.append(block_seeds)
+        inner.append(block_inner + start)
+        smallest.append(block_smallest)
+    inner = np.concatenate(inner)
+    if inner.size:
+        rows, *rest = _inner_end_seeds(flat[inner], np.concatenate(smallest), n_grid)
+        seeds.append((inner[rows], *rest))
+    rows, t_seed, t_low, t_high = (np.concatenate(part) for part in zip(*seeds))
+    t_refined, value = newton_refine(flat[rows], t_seed, t_low, t_high, n_newton, min_curvature)
+    # The seed with the smallest D wins for each point (on a tie, the first seed).
+    best = np.full(n, np.inf)
+    np.minimum.at(best, rows, value)
+    winner = np.flatnonzero(value == best[rows])[::-1]
+    t_star = np.empty(n)
+    t_star[rows[winner]] = t_refined[winner]
     return t_star.reshape(points.shape[:-1])
 
 
@@ -436,7 +376,7 @@ def closest_points(
     ``closest_xy = p(t_star)`` has the shape of ``points`` and
     ``distance = |p(t_star) − q| = √D(t*)`` of eq. (7.1) has the leading shape.
     """
-    points = _as_points(points)
+    points = check_points(points)
     t_star = closest_point_t(points, n_grid, n_newton, min_curvature)
     closest_xy = spiral_curve(t_star)
     distance = np.linalg.norm(closest_xy - points, axis=-1)
@@ -445,7 +385,7 @@ def closest_points(
 
 def mean_distance(points: np.ndarray) -> float:
     """Mean distance ``mean √D(t*)`` of the points to the spiral, eq. (7.1)."""
-    points = _as_points(points)
+    points = check_points(points)
     if points.size == 0:
         raise ValueError(f"points must hold at least one point, got shape {points.shape}")
     return float(np.mean(closest_points(points)[2]))
@@ -457,7 +397,7 @@ def mean_distance_per_step(trajectory: np.ndarray) -> np.ndarray:
     ``trajectory`` has shape ``(T + 1, n, 2)`` with the time axis first;
     the result has shape ``(T + 1,)``.
     """
-    trajectory = _as_points(trajectory, "trajectory")
+    trajectory = check_points(trajectory, "trajectory")
     if trajectory.ndim != 3 or trajectory.shape[0] == 0 or trajectory.shape[1] == 0:
         raise ValueError(
             f"trajectory must have shape (T + 1, n, 2) with T + 1 >= 1 and n >= 1, "
@@ -474,8 +414,8 @@ def optimal_denoising_path(x_T: np.ndarray, n_steps: int) -> np.ndarray:
     ``(..., 2)`` works); the path has shape ``(n_steps + 1, n, 2)``, index 0
     is ``x_T`` and the last index is exactly the closest point.
     """
-    x_T = _as_points(x_T, "x_T")
-    n_steps = _check_int(n_steps, "n_steps", 1)
+    x_T = check_points(x_T, "x_T")
+    n_steps = check_int(n_steps, "n_steps", 1)
     target = closest_points(x_T)[1]
     fraction = (np.arange(n_steps + 1) / n_steps).reshape((-1,) + (1,) * x_T.ndim)
     path = x_T + fraction * (target - x_T)
@@ -517,7 +457,7 @@ def coverage_ks(points: np.ndarray) -> float:
     :func:`ks_statistic_uniform` of t*.  0 is perfect coverage; compare with
     :func:`ks_floor`, the value that true samples of the same size give.
     """
-    points = _as_points(points)
+    points = check_points(points)
     if points.size == 0:
         raise ValueError(f"points must hold at least one point, got shape {points.shape}")
     return ks_statistic_uniform(closest_point_t(points), T_MIN, T_MAX)
@@ -548,7 +488,7 @@ def ks_floor(n: int, quantile: float = 0.5) -> float:
     below ``ks_floor(n)``; ``ks_floor(n, 0.95)`` uses ``x_0.95 ≈ 1.3581``, the
     usual 5 % test threshold.  For n = 1000 these are ≈ 0.026 and ≈ 0.043.
     """
-    n = _check_int(n, "n", 1)
+    n = check_int(n, "n", 1)
     if not 0.0 < quantile < 1.0:
         raise ValueError(f"quantile must be in (0, 1), got {quantile!r}")
     low, high = 0.01, 10.0
@@ -559,48 +499,3 @@ def ks_floor(n: int, quantile: float = 0.5) -> float:
         else:
             high = middle
     return 0.5 * (low + high) / math.sqrt(n)
-
-
-def brute_force_closest_t(points: np.ndarray, n_grid: int = 100_001) -> np.ndarray:
-    """The slow, obviously right baseline for :func:`closest_point_t`.
-
-    Minimises ``D`` of eq. (7.1) by exhaustive search over ``n_grid`` values
-    of t, then narrows the winning grid cell pair by golden-section search
-    (no derivatives, no Newton).  Its error is the golden-section tolerance,
-    unless two arms tie to within the grid error ``~max D''·h²/8``.  Costs
-    ``n_grid`` distance evaluations per point: use it to check, not to compute.
-    """
-    points = _as_points(points)
-    n_grid = _check_int(n_grid, "n_grid", 3)
-    flat = points.reshape(-1, 2)
-    grid = np.linspace(T_MIN, T_MAX, n_grid)
-    curve = spiral_curve(grid)
-    # D(t) − |q|² = (q_x, q_y, 1) · (−2 p_x, −2 p_y, |p|²), as in :func:`_grid_seeds`.
-    curve_terms = np.stack([-2.0 * curve[:, 0], -2.0 * curve[:, 1], np.sum(curve**2, axis=1)])
-    augmented = np.concatenate([flat, np.ones((flat.shape[0], 1))], axis=1)
-    best = np.empty(flat.shape[0], dtype=np.intp)
-    chunk = max(1, (1 << 18) // n_grid)
-    for start in range(0, flat.shape[0], chunk):
-        block = augmented[start : start + chunk]
-        best[start : start + chunk] = np.argmin(block @ curve_terms, axis=1)
-    low = grid[np.maximum(best - 1, 0)]
-    high = grid[np.minimum(best + 1, n_grid - 1)]
-    ratio = (math.sqrt(5.0) - 1.0) / 2.0
-
-    def distance_sq(t: np.ndarray) -> np.ndarray:
-        return np.sum((spiral_curve(t) - flat) ** 2, axis=1)
-
-    inner_low, inner_high = high - ratio * (high - low), low + ratio * (high - low)
-    value_low, value_high = distance_sq(inner_low), distance_sq(inner_high)
-    for _ in range(60):
-        keep_left = value_low < value_high
-        high = np.where(keep_left, inner_high, high)
-        low = np.where(keep_left, low, inner_low)
-        inner_low, inner_high = high - ratio * (high - low), low + ratio * (high - low)
-        value_low, value_high = distance_sq(inner_low), distance_sq(inner_high)
-    t_star = 0.5 * (low + high)
-    # The ends themselves, which the shrinking interval only approaches.
-    for end in (T_MIN, T_MAX):
-        at_end = distance_sq(np.full(flat.shape[0], end)) < distance_sq(t_star)
-        t_star[at_end] = end
-    return t_star.reshape(points.shape[:-1])

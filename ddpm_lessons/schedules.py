@@ -9,6 +9,8 @@ import math
 
 import numpy as np
 
+from .validation import check_int
+
 
 def validate_betas(betas: np.ndarray) -> np.ndarray:
     """Return ``betas`` as a float64 array after checking it is a schedule.
@@ -28,13 +30,8 @@ def validate_betas(betas: np.ndarray) -> np.ndarray:
     return betas
 
 
-def _check_num_steps(num_steps: int) -> None:
-    if isinstance(num_steps, bool) or not isinstance(num_steps, (int, np.integer)) or num_steps < 1:
-        raise ValueError(f"the number of time steps T must be an integer >= 1, got {num_steps!r}")
-
-
 def linear_beta_schedule(
-    num_steps: int,
+    num_timesteps: int,
     beta_start: float = 1e-4,
     beta_end: float = 0.02,
     rescale: bool = True,
@@ -45,28 +42,29 @@ def linear_beta_schedule(
     so that a schedule tuned for T = 1000 steps (Ho et al. 2020 use 1e-4 … 0.02)
     destroys the data to the same degree with fewer, larger steps.
     """
-    _check_num_steps(num_steps)
+    num_timesteps = check_int(num_timesteps, "num_timesteps", 1)
     if not (np.isfinite(beta_start) and np.isfinite(beta_end)):
         raise ValueError(f"beta_start and beta_end must be finite, got {beta_start!r} and {beta_end!r}")
     if not beta_start <= beta_end:
         raise ValueError(
             f"a linear schedule needs beta_start <= beta_end, got {beta_start!r} > {beta_end!r}"
         )
-    scale = 1000.0 / num_steps if rescale else 1.0
-    betas = np.linspace(scale * beta_start, scale * beta_end, num_steps, dtype=np.float64)
+    scale = 1000.0 / num_timesteps if rescale else 1.0
+    betas = np.linspace(scale * beta_start, scale * beta_end, num_timesteps, dtype=np.float64)
     return validate_betas(betas)
 
 
-def cosine_beta_schedule(num_steps: int, s: float = 0.008, max_beta: float = 0.999) -> np.ndarray:
+def cosine_beta_schedule(num_timesteps: int, s: float = 0.008,
+                         max_beta: float = 0.999) -> np.ndarray:
     """The cosine schedule of Nichol & Dhariwal (2021), eq. (2.7).
 
     ``ᾱ_t = f(t) / f(0)`` with ``f(t) = cos²(((t/T) + s) / (1 + s) · π/2)``, and
     ``β_t = 1 - ᾱ_t / ᾱ_{t-1}`` clipped to at most ``max_beta``.
     """
-    _check_num_steps(num_steps)
+    num_timesteps = check_int(num_timesteps, "num_timesteps", 1)
     if not 0 < max_beta < 1:
         raise ValueError(f"max_beta must lie in (0, 1), got {max_beta!r}")
-    steps = np.arange(num_steps + 1, dtype=np.float64) / num_steps
+    steps = np.arange(num_timesteps + 1, dtype=np.float64) / num_timesteps
     f = np.cos((steps + s) / (1 + s) * math.pi / 2) ** 2
     alphas_cumprod = f / f[0]
     betas = 1.0 - alphas_cumprod[1:] / alphas_cumprod[:-1]

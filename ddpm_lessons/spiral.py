@@ -15,6 +15,8 @@ import math
 
 import numpy as np
 
+from .validation import check_int
+
 T_MIN: float = 1.5 * math.pi
 """Smallest spiral parameter t."""
 T_MAX: float = 4.5 * math.pi
@@ -37,22 +39,38 @@ def unnormalise(points: np.ndarray) -> np.ndarray:
     return (np.asarray(points, dtype=np.float64) - SHIFT) / SCALE
 
 
+def spiral_curve_with_derivatives(
+    t: np.ndarray | float, axis: int = -1
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The normalised spiral p(t) of eq. (2.1)–(2.2) and its derivatives p'(t), p''(t).
+
+    ``p(t) = s·(t cos t, t sin t) + c``, so
+    ``p'(t) = s·(cos t − t sin t, sin t + t cos t)`` and
+    ``p''(t) = s·(−2 sin t − t cos t, 2 cos t − t sin t)``.  The two
+    coordinates lie on ``axis`` of the results: the last by default (shape
+    ``t.shape + (2,)``); ``axis=0`` gives shape ``(2,) + t.shape``, with each
+    coordinate contiguous, which the closest-point solver prefers.
+    """
+    t = np.asarray(t, dtype=np.float64)
+    cos_t, sin_t = np.cos(t), np.sin(t)
+    t_cos, t_sin = t * cos_t, t * sin_t
+    curve = SCALE * np.stack([t_cos, t_sin], axis=axis) + SHIFT
+    velocity = SCALE * np.stack([cos_t - t_sin, sin_t + t_cos], axis=axis)
+    acceleration = SCALE * np.stack([-2.0 * sin_t - t_cos, 2.0 * cos_t - t_sin], axis=axis)
+    return curve, velocity, acceleration
+
+
 def spiral_curve(t: np.ndarray | float) -> np.ndarray:
     """The normalised spiral as a function of its parameter t, eq. (2.1)–(2.2).
 
     Returns an array of shape ``t.shape + (2,)``.
     """
-    t = np.asarray(t, dtype=np.float64)
-    return SCALE * np.stack([t * np.cos(t), t * np.sin(t)], axis=-1) + SHIFT
+    return spiral_curve_with_derivatives(t)[0]
 
 
 def spiral_curve_derivatives(t: np.ndarray | float) -> tuple[np.ndarray, np.ndarray]:
     """First and second derivatives of :func:`spiral_curve` with respect to t."""
-    t = np.asarray(t, dtype=np.float64)
-    c, s = np.cos(t), np.sin(t)
-    d1 = SCALE * np.stack([c - t * s, s + t * c], axis=-1)
-    d2 = SCALE * np.stack([-2 * s - t * c, 2 * c - t * s], axis=-1)
-    return d1, d2
+    return spiral_curve_with_derivatives(t)[1:]
 
 
 def make_spiral(
@@ -73,8 +91,7 @@ def make_spiral(
     Returns:
         ``(n, 2)`` float32 array (and the ``(n,)`` parameters if ``return_t``).
     """
-    if not isinstance(n, (int, np.integer)) or isinstance(n, bool) or n < 1:
-        raise ValueError(f"n must be a positive integer, got {n!r}")
+    n = check_int(n, "n", 1)
     if not np.isfinite(noise) or noise < 0:
         raise ValueError(f"noise must be a finite standard deviation >= 0, got {noise!r}")
     rng = np.random.default_rng() if rng is None else rng

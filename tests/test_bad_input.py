@@ -1,6 +1,8 @@
 """Bad input gets a ValueError that says what was expected and what was received."""
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 import torch
@@ -66,7 +68,7 @@ def test_linear_schedule_bad_ends():
 @pytest.mark.parametrize("num_steps", [0, -3, 2.5, True, "40", None])
 @pytest.mark.parametrize("schedule", [linear_beta_schedule, cosine_beta_schedule])
 def test_number_of_steps_below_one_or_not_an_integer(schedule, num_steps):
-    with pytest.raises(ValueError, match=rf"T must be an integer >= 1, got {num_steps!r}"):
+    with pytest.raises(ValueError, match=rf"num_timesteps must be an integer >= 1, got {num_steps!r}"):
         schedule(num_steps)
 
 
@@ -91,7 +93,7 @@ BAD_T = [
     (2.5, r"t must be an int or an integer tensor, got float 2.5"),
     (torch.tensor([1.0, 2.0, 3.0, 4.0]), "t must hold integers, got dtype torch.float32"),
     (torch.tensor([True, False, True, True]), "t must hold integers, got dtype torch.bool"),
-    (torch.tensor([1, 2, 3]), r"t must have shape \(batch,\) = \(4,\) to match x of shape \(4, 2\), got t of shape \(3,\)"),
+    (torch.tensor([1, 2, 3]), r"t must have shape \(batch,\) = \(4,\), got t of shape \(3,\)"),
     (torch.tensor(3), r"t must have shape \(batch,\) = \(4,\).*got t of shape \(\)"),
     (torch.tensor([[1, 2, 3, 4]]), r"got t of shape \(1, 4\)"),
     (torch.tensor([1, 2, 0, 4]), r"t must be in 1\.\.40, got values from 0 to 4"),
@@ -122,7 +124,7 @@ def test_time_step_outside_range_or_of_wrong_type(d, method, t, match):
 
 # ------------------------------------------------------------- x shapes
 def test_x_and_t_batch_sizes_disagree(d):
-    with pytest.raises(ValueError, match=r"t must have shape \(batch,\) = \(5,\) to match x of shape \(5, 2\), "
+    with pytest.raises(ValueError, match=r"t must have shape \(batch,\) = \(5,\), "
                                          r"got t of shape \(4,\)"):
         d.q_sample(torch.zeros(5, 2), torch.tensor([1, 2, 3, 4]))
 
@@ -133,7 +135,7 @@ def test_one_dimensional_x(d, method):
     call = {"q_step": lambda: d.q_step(x, 1), "q_sample": lambda: d.q_sample(x, 1),
             "p_sample": lambda: d.p_sample(zero_model, x, 2), "p_losses": lambda: d.p_losses(zero_model, x),
             "q_mean_variance": lambda: d.q_mean_variance(x, 1)}[method]
-    with pytest.raises(ValueError, match=r"must have shape \(batch, features…\), got \(2,\)"):
+    with pytest.raises(ValueError, match=r"must have shape \(batch, features…\) with batch >= 1, got \(2,\)"):
         call()
 
 
@@ -206,7 +208,7 @@ def test_loading_a_checkpoint_of_another_model(tmp_path):
     with pytest.raises(ValueError, match=r"holds a TimeConditionedMLP with .*'hidden': 16.*but the model is a "
                                          r"TimeConditionedMLP with .*'hidden': 32"):
         load_checkpoint(TimeConditionedMLP(40, hidden=32, depth=3), path)
-    with pytest.raises(ValueError, match=r"'num_steps': 40.*'num_steps': 100"):
+    with pytest.raises(ValueError, match=r"'num_timesteps': 40.*'num_timesteps': 100"):
         load_checkpoint(TimeConditionedMLP(100, hidden=16, depth=3), path)
 
 
@@ -217,18 +219,88 @@ def test_sampling_shape(d, shape):
         d.p_sample_loop(zero_model, shape)
 
 
-@pytest.mark.parametrize("num_steps", [0, 41, 2.5, True])
-def test_ddim_num_steps(d, num_steps):
-    with pytest.raises(ValueError, match=rf"num_steps must be an integer in 1\.\.40, got {num_steps!r}"):
-        d.ddim_sample_loop(zero_model, (3, 2), num_steps=num_steps)
+@pytest.mark.parametrize("num_steps", [0, 41, 2.5, True, np.int64(41)])
+def test_ddim_num_sampling_steps(d, num_steps):
+    with pytest.raises(ValueError,
+                       match=rf"num_sampling_steps must be an integer in 1\.\.40, got {re.escape(repr(num_steps))}"):
+        d.ddim_sample_loop(zero_model, (3, 2), num_sampling_steps=num_steps)
 
 
 def test_ddim_negative_eta(d):
     with pytest.raises(ValueError, match="eta must be >= 0, got -0.5"):
-        d.ddim_sample_loop(zero_model, (3, 2), num_steps=5, eta=-0.5)
+        d.ddim_sample_loop(zero_model, (3, 2), num_sampling_steps=5, eta=-0.5)
 
 
 # -------------------------------------------------------------- spiral
 def test_make_spiral_zero_points():
-    with pytest.raises(ValueError, match="n must be a positive integer, got 0"):
+    with pytest.raises(ValueError, match="n must be an integer >= 1, got 0"):
         make_spiral(0, np.random.default_rng(0))
+
+
+# ------------------------------------------------- inputs from other libraries
+@pytest.fixture
+def model():
+    return TimeConditionedMLP(40, hidden=8, depth=1)
+
+
+@pytest.mark.parametrize("t", [0, torch.zeros(4, dtype=torch.long), torch.tensor([1, 2, 0, 3])])
+def test_model_refuses_a_zero_based_time_step(model, t):
+    # t = 0 used to index the embedding row of t = T (table[-1]) without a word.
+    with pytest.raises(ValueError, match=r"t must be in 1\.\.40, got (0|values from 0 to \d) \(time steps count from 1 here"):
+        model(X, t)
+
+
+def test_model_refuses_t_beyond_T_and_empty_t(model):
+    with pytest.raises(ValueError, match=r"t must be in 1\.\.40, got values from 2 to 41$"):
+        model(X, torch.tensor([2, 41, 3, 4]))
+    with pytest.raises(ValueError, match=r"t must have shape \(batch,\) = \(4,\), got t of shape \(0,\)"):
+        model(X, torch.zeros(0, dtype=torch.long))
+    with pytest.raises(ValueError, match=r"t must have shape \(batch,\) = \(4,\), got t of shape \(3,\)"):
+        model(X, torch.tensor([1, 2, 3]))
+    with pytest.raises(ValueError, match=r"t must hold integers, got dtype torch.float32"):
+        model(X, torch.ones(4))
+
+
+def test_diffusion_refuses_an_empty_t_tensor(d):
+    with pytest.raises(ValueError, match="t is empty"):
+        d.time_index(torch.zeros(0, dtype=torch.long), torch.zeros(0, 2))
+    with pytest.raises(ValueError, match=r"x_start must have shape \(batch, features…\) with batch >= 1"):
+        d.q_sample(torch.zeros(0, 2), torch.zeros(0, dtype=torch.long))
+
+
+def test_model_accepts_one_int_or_numpy_integer_for_the_batch(model):
+    expected = model(X, torch.full((4,), 7))
+    torch.testing.assert_close(model(X, 7), expected, rtol=0, atol=0)
+    torch.testing.assert_close(model(X, np.int64(7)), expected, rtol=0, atol=0)
+
+
+def test_float64_batch_into_a_float32_model(model):
+    with pytest.raises(ValueError, match=r"x has dtype torch.float64 but the model's weights are "
+                                         r"torch.float32: convert"):
+        model(X.double(), torch.full((4,), 3))
+
+
+@pytest.mark.parametrize("shape", [(4,), (4, 3), (0, 2)])
+def test_model_refuses_a_batch_of_the_wrong_shape(model, shape):
+    with pytest.raises(ValueError, match=r"x must have shape \(batch, 2\) with batch >= 1, got"):
+        model(torch.zeros(shape), 1)
+
+
+def test_model_and_diffusion_built_for_different_T(d):
+    other = TimeConditionedMLP(100, hidden=8, depth=1)
+    message = r"the model was built for T = 100 time steps but the diffusion has T = 40"
+    with pytest.raises(ValueError, match=message):
+        d.p_losses(other, X)
+    with pytest.raises(ValueError, match=message):
+        d.p_sample_loop(other, (3, 2))
+    with pytest.raises(ValueError, match=message):
+        d.ddim_sample_loop(other, (3, 2), 5)
+    with pytest.raises(ValueError, match=message):
+        d._p_losses(other, X, torch.zeros(4, dtype=torch.long), torch.zeros_like(X))
+
+
+def test_ddim_accepts_a_numpy_integer_number_of_sampling_steps(d):
+    x_T = torch.randn(3, 2, generator=torch.Generator().manual_seed(0))
+    a = d.ddim_sample_loop(zero_model, x_T.clone(), np.int64(5))
+    b = d.ddim_sample_loop(zero_model, x_T.clone(), 5)
+    torch.testing.assert_close(a, b, rtol=0, atol=0)

@@ -357,7 +357,7 @@ def test_p_mean_variance_without_clipping_is_the_eps_form(diffusion64, course_be
 def test_ddim_with_the_oracle_recovers_x0(course_betas, spiral_x0, num_steps, eta):
     oracle = OracleModel(course_betas, spiral_x0)
     d = GaussianDiffusion(course_betas, dtype=torch.float64)
-    out = d.ddim_sample_loop(oracle, spiral_x0.shape, num_steps=num_steps, eta=eta,
+    out = d.ddim_sample_loop(oracle, spiral_x0.shape, num_sampling_steps=num_steps, eta=eta,
                              generator=torch.Generator().manual_seed(0), clip_denoised=False)
     torch.testing.assert_close(out, spiral_x0, rtol=0, atol=1e-10)
     visited = [int(t[0]) for t in oracle.calls]
@@ -374,7 +374,7 @@ def test_ddim_single_step_is_x0_hat_from_x_T(course_betas):
     d = GaussianDiffusion(course_betas, dtype=torch.float64)
     model = AffineModel()
     x_T = torch.randn(6, 2, generator=torch.Generator().manual_seed(2), dtype=torch.float64)
-    out = d.ddim_sample_loop(model, x_T.clone(), num_steps=1, clip_denoised=False)
+    out = d.ddim_sample_loop(model, x_T.clone(), num_sampling_steps=1, clip_denoised=False)
     abar = cumprod_by_hand(course_betas)[-1]
     eps = model(x_T, torch.full((6,), 40))
     torch.testing.assert_close(out, (x_T - math.sqrt(1 - abar) * eps) / math.sqrt(abar), rtol=1e-12, atol=1e-12)
@@ -388,7 +388,7 @@ def test_ddim_eta1_on_all_steps_is_ddpm(course_betas, clip):
     d = GaussianDiffusion(course_betas, dtype=torch.float64)
     model = AffineModel()
     x_T = 2 * torch.randn(50, 2, generator=torch.Generator().manual_seed(4), dtype=torch.float64)
-    ddim = d.ddim_sample_loop(model, x_T.clone(), num_steps=40, eta=1.0, clip_denoised=clip,
+    ddim = d.ddim_sample_loop(model, x_T.clone(), num_sampling_steps=40, eta=1.0, clip_denoised=clip,
                               generator=torch.Generator().manual_seed(6))
     ddpm = d.p_sample_loop(model, x_T.clone(), clip_denoised=clip, generator=torch.Generator().manual_seed(6))
     torch.testing.assert_close(ddim, ddpm, rtol=1e-9, atol=1e-9)
@@ -398,21 +398,21 @@ def test_ddim_eta0_with_a_zero_model_rescales(course_betas):
     # ε_θ ≡ 0: each step multiplies x by √ᾱ_prev / √ᾱ_t, so the end result is x_T / √ᾱ_T.
     d = GaussianDiffusion(course_betas, dtype=torch.float64)
     x_T = torch.randn(5, 2, generator=torch.Generator().manual_seed(1), dtype=torch.float64) * 1e-3
-    out = d.ddim_sample_loop(ConstantModel(0.0), x_T.clone(), num_steps=5, clip_denoised=False)
+    out = d.ddim_sample_loop(ConstantModel(0.0), x_T.clone(), num_sampling_steps=5, clip_denoised=False)
     torch.testing.assert_close(out, x_T / math.sqrt(cumprod_by_hand(course_betas)[-1]), rtol=1e-10, atol=0)
 
 
 def test_ddim_seeding(course_betas):
     d = GaussianDiffusion(course_betas)
     model = AffineModel()
-    run = lambda seed, eta: d.ddim_sample_loop(model, (6, 2), num_steps=10, eta=eta,  # noqa: E731
+    run = lambda seed, eta: d.ddim_sample_loop(model, (6, 2), num_sampling_steps=10, eta=eta,  # noqa: E731
                                                generator=torch.Generator().manual_seed(seed))
     torch.testing.assert_close(run(1, 1.0), run(1, 1.0), rtol=0, atol=0)
     assert not torch.allclose(run(1, 1.0), run(2, 1.0))
     # eta = 0 is deterministic given x_T: the same x_T gives the same sample.
     x_T = torch.randn(6, 2, generator=torch.Generator().manual_seed(3))
-    a = d.ddim_sample_loop(model, x_T.clone(), num_steps=10, generator=torch.Generator().manual_seed(4))
-    b = d.ddim_sample_loop(model, x_T.clone(), num_steps=10, generator=torch.Generator().manual_seed(5))
+    a = d.ddim_sample_loop(model, x_T.clone(), num_sampling_steps=10, generator=torch.Generator().manual_seed(4))
+    b = d.ddim_sample_loop(model, x_T.clone(), num_sampling_steps=10, generator=torch.Generator().manual_seed(5))
     torch.testing.assert_close(a, b, rtol=0, atol=0)
 
 
@@ -473,7 +473,7 @@ def test_device_agnostic(course_betas, device):
     xs, _ = d.p_sample_loop_all(model, (5, 2), generator=torch.Generator(device=device).manual_seed(0),
                                 device=device)
     torch.testing.assert_close(xs[0], x, rtol=0, atol=0)
-    y = d.ddim_sample_loop(model, (5, 2), num_steps=4, device=device)
+    y = d.ddim_sample_loop(model, (5, 2), num_sampling_steps=4, device=device)
     assert y.device.type == device
     x0 = torch.zeros(5, 2, device=device)
     assert d.q_sample(x0, torch.tensor([1, 2, 3, 4, 5], device=device)).device.type == device

@@ -29,7 +29,7 @@ def silu(x: torch.Tensor) -> torch.Tensor:
 
 def forward_by_hand(model: TimeConditionedMLP, x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
     """The MLP written out with explicit weight matrices and the hand-made embedding."""
-    T, hidden = model.config["num_steps"], model.config["hidden"]
+    T, hidden = model.config["num_timesteps"], model.config["hidden"]
     emb = torch.tensor(embedding_by_hand(T, hidden).T, dtype=torch.float64)[t - 1]
     h = x.double()
     for layer in model.layers:
@@ -174,20 +174,20 @@ def test_describe_lists_every_layer_and_the_total():
 
 def test_config_records_the_arguments():
     model = TimeConditionedMLP(25, hidden=8, depth=2, data_dim=3, fourier_bands=1)
-    assert model.config == {"num_steps": 25, "hidden": 8, "depth": 2, "data_dim": 3, "fourier_bands": 1}
+    assert model.config == {"num_timesteps": 25, "hidden": 8, "depth": 2, "data_dim": 3, "fourier_bands": 1}
     out = model(torch.zeros(4, 3), torch.tensor([1, 2, 24, 25]))
     assert out.shape == (4, 3)
 
 
 @pytest.mark.parametrize("kwargs, match", [
-    ({"num_steps": 0}, "num_steps must be an integer >= 1, got 0"),
-    ({"num_steps": 2.5}, "num_steps must be an integer >= 1, got 2.5"),
-    ({"num_steps": True}, "num_steps must be an integer >= 1, got True"),
-    ({"num_steps": 40, "hidden": 1}, "hidden must be an integer >= 2, got 1"),
-    ({"num_steps": 40, "hidden": 31}, "hidden must be even"),
-    ({"num_steps": 40, "depth": 0}, "depth must be an integer >= 1, got 0"),
-    ({"num_steps": 40, "data_dim": 0}, "data_dim must be an integer >= 1, got 0"),
-    ({"num_steps": 40, "fourier_bands": -1}, "fourier_bands must be an integer >= 0, got -1"),
+    ({"num_timesteps": 0}, "num_timesteps must be an integer >= 1, got 0"),
+    ({"num_timesteps": 2.5}, "num_timesteps must be an integer >= 1, got 2.5"),
+    ({"num_timesteps": True}, "num_timesteps must be an integer >= 1, got True"),
+    ({"num_timesteps": 40, "hidden": 1}, "hidden must be an integer >= 2, got 1"),
+    ({"num_timesteps": 40, "hidden": 31}, "hidden must be even"),
+    ({"num_timesteps": 40, "depth": 0}, "depth must be an integer >= 1, got 0"),
+    ({"num_timesteps": 40, "data_dim": 0}, "data_dim must be an integer >= 1, got 0"),
+    ({"num_timesteps": 40, "fourier_bands": -1}, "fourier_bands must be an integer >= 0, got -1"),
 ])
 def test_invalid_model_config(kwargs, match):
     with pytest.raises(ValueError, match=match):
@@ -195,11 +195,11 @@ def test_invalid_model_config(kwargs, match):
 
 
 @pytest.mark.parametrize("T, dim, match", [
-    (0, 8, "num_steps must be an integer >= 1, got 0"),
-    (True, 8, "num_steps must be an integer >= 1"),
-    (10, 7, "dim must be an even integer >= 2, got 7"),
-    (10, 0, "dim must be an even integer >= 2, got 0"),
-    (10, 4.0, "dim must be an even integer >= 2, got 4.0"),
+    (0, 8, "num_timesteps must be an integer >= 1, got 0"),
+    (True, 8, "num_timesteps must be an integer >= 1"),
+    (10, 7, r"dim must be even \(rows pair sin and cos\), got 7"),
+    (10, 0, "dim must be an integer >= 2, got 0"),
+    (10, 4.0, "dim must be an integer >= 2, got 4.0"),
 ])
 def test_invalid_embedding_arguments(T, dim, match):
     with pytest.raises(ValueError, match=match):

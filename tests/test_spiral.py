@@ -130,7 +130,7 @@ def test_zero_noise_is_exactly_on_curve():
 
 @pytest.mark.parametrize("n", [0, -5, 2.5, True, "10", None])
 def test_invalid_n(n):
-    with pytest.raises(ValueError, match="n must be a positive integer, got"):
+    with pytest.raises(ValueError, match="n must be an integer >= 1, got"):
         make_spiral(n, np.random.default_rng(0))
 
 
