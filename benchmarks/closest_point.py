@@ -1,7 +1,7 @@
 """Timing and accuracy of the closest-point solver of chapter 7.
 
 Run with ``python -m benchmarks.closest_point``.  Times
-:func:`ddpm_lessons.optimal.closest_point_t` on 40 steps × 1000 points (the
+:func:`ddpm_lessons.closest_point.closest_point_t` on 40 steps × 1000 points (the
 size of one sampled trajectory in the book), as the median of several
 repeats after a warm-up, and compares a subset with the dense brute force
 :func:`tests.oracles.brute_force_closest_t` (10⁵ grid values refined by
@@ -13,7 +13,7 @@ import time
 
 import numpy as np
 
-from ddpm_lessons.optimal import closest_point_t
+from ddpm_lessons.closest_point import closest_point_t
 from ddpm_lessons.spiral import make_spiral, spiral_curve
 from tests.oracles import brute_force_closest_t
 

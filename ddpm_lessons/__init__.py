@@ -9,8 +9,12 @@ One module per idea, in the order the book meets them:
 - :mod:`~ddpm_lessons.model` (chapter 5): the time-conditioned MLP;
 - :mod:`~ddpm_lessons.training` (chapter 6): the training loop and checkpoints;
 - :mod:`~ddpm_lessons.recipes` (chapters 6–7): reproducible training recipes;
-- :mod:`~ddpm_lessons.optimal` (chapter 7): closest points, distances, coverage;
-- :mod:`~ddpm_lessons.plotting`, :mod:`~ddpm_lessons.widgets`: figures and sliders;
+- :mod:`~ddpm_lessons.closest_point`, :mod:`~ddpm_lessons.optimal` (chapter 7): closest points;
+  distances, the optimal path and coverage;
+- :mod:`~ddpm_lessons.style`, :mod:`~ddpm_lessons.plotting`, :mod:`~ddpm_lessons.animation`:
+  the book's look, its figures and its animations;
+- :mod:`~ddpm_lessons.views`, :mod:`~ddpm_lessons.liveview`: sliders and the data behind them;
+- :mod:`~ddpm_lessons.validation`: checks of integers, time steps and point arrays;
 - :mod:`~ddpm_lessons.checks`: feedback for the exercises.
 
 Time steps follow the book everywhere: ``t = 1 … T``; array index ``t - 1``.

@@ -1,122 +1,33 @@
-"""Figures and animations for the book.
+"""Static figures for the book (the palette and rcParams: :mod:`~ddpm_lessons.style`;
+animations: :mod:`~ddpm_lessons.animation`).
 
-Every helper *returns* a figure (or an animation) and never calls
-``plt.show``; the notebook displays it once and closes it with
-``plt.close(fig)``.  Every figure has a title and labelled axes, and every
-spiral plot uses an equal aspect ratio so that the spiral is not squashed.
-
-Sections of this module:
-
-1. style: :data:`STYLE`, :data:`COLORS`, :func:`use_style`, :func:`subplots`,
-   :func:`show` (display once, then close);
-2. static figures: :func:`plot_points` (chapter 2), :func:`plot_normal_histogram`
-   (chapter 1), :func:`plot_schedule` (chapter 2), :func:`plot_forward_grid`
-   (chapters 2–3), :func:`plot_side_by_side` (chapter 6);
-3. animations: :func:`animate_points`, :func:`animate_pairs`,
-   :func:`animate_side_by_side` (chapter 6), and the two ways to publish one,
-   :func:`to_jshtml` (a player that works on a static web page) and
-   :func:`save_gif` (Pillow, no ffmpeg);
-4. chapters 5–7: :func:`plot_embedding_matrix` (chapter 5), :func:`plot_segments` and
-   :func:`plot_segments_grid` (lines or arrows to targets, chapters 5 and 7),
-   :func:`plot_history` (chapter 6), :func:`plot_reverse_metrics`,
-   :func:`plot_coverage_histograms`, :func:`plot_distance_function` and
-   :func:`animate_segments` (chapter 7).
-
-Arrays may be numpy arrays or torch tensors; points have shape ``(n, 2)``.
+Every helper *returns* a figure and never calls ``plt.show``; the notebook
+displays it once and closes it with :func:`show`.  Every figure has a title
+and labelled axes; every spiral plot has an equal aspect ratio.  Arrays may
+be numpy arrays or torch tensors; points have shape ``(n, 2)``.
 """
 from __future__ import annotations
 
-import base64
-import functools
-import hashlib
-import io
 import math
-import re
-from pathlib import Path
-from typing import Callable, Mapping, Sequence
-
-import matplotlib
+from typing import Mapping, Sequence
 
 import matplotlib.pyplot as plt
 import numpy as np
-from cycler import cycler
-from matplotlib.animation import FuncAnimation
 from matplotlib.axes import Axes
-from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.collections import LineCollection
 from matplotlib.figure import Figure
-from PIL import Image
 
 from .normal import normal_pdf
+from .closest_point import squared_distance_derivatives
 from .schedules import alphas_cumprod, validate_betas
-from .spiral import T_MAX, T_MIN, spiral_curve
-
-# --------------------------------------------------------------------------- 1. style
-
-COLORS: dict[str, str] = {
-    "data": "#2f6db3",       # points of x_t, samples
-    "estimate": "#d1632b",   # x̂_0, second series
-    "curve": "#8e97a8",      # the true spiral, reference curves
-    "theory": "#1f2937",     # pdfs and closed forms
-    "accent": "#2a9d6f",     # a third series, markers
-    "extra": "#8a5fb3",      # a fourth series
-}
-"""The book's palette: one colour per role, the same in every chapter."""
-
-STYLE: dict[str, object] = {
-    "figure.facecolor": "white",
-    "figure.dpi": 90,
-    "savefig.dpi": 90,
-    "figure.constrained_layout.use": True,
-    "font.family": "DejaVu Sans",
-    "font.size": 10,
-    "axes.facecolor": "#fbfbfd",
-    "axes.edgecolor": "#c3c8d2",
-    "axes.linewidth": 0.8,
-    "axes.grid": True,
-    "axes.axisbelow": True,
-    "axes.titlesize": 11,
-    "axes.titleweight": "bold",
-    "axes.labelsize": 10,
-    "axes.labelcolor": "#374151",
-    "axes.spines.top": False,
-    "axes.spines.right": False,
-    "axes.prop_cycle": cycler(color=[COLORS[k] for k in
-                                     ("data", "estimate", "accent", "extra", "theory")]),
-    "figure.titlesize": 12,
-    "figure.titleweight": "bold",
-    "grid.color": "#e5e8ef",
-    "grid.linewidth": 0.7,
-    "xtick.color": "#4b5563",
-    "ytick.color": "#4b5563",
-    "xtick.labelsize": 9,
-    "ytick.labelsize": 9,
-    "legend.frameon": False,
-    "legend.fontsize": 9,
-    "lines.linewidth": 1.8,
-    "image.cmap": "viridis",
-    "animation.embed_limit": 8.0,   # MB; our players are far smaller
-}
-"""rcParams used by every helper (applied with ``matplotlib.rc_context``)."""
-
-ANIMATION_DPI = 80
-"""Resolution of animation frames: small enough for a light web page."""
-
-MAX_FRAMES = 41
-"""Default frame budget of an animation (T = 40 gives exactly 41 frames)."""
-
-
-def use_style() -> None:
-    """Apply :data:`STYLE` globally, for figures a notebook draws itself."""
-    matplotlib.rcParams.update(STYLE)
-
-
-def _styled(func: Callable) -> Callable:
-    """Run a plotting helper inside ``rc_context(STYLE)``."""
-    @functools.wraps(func)
-    def wrapper(*args, **kwargs):
-        with matplotlib.rc_context(STYLE):
-            return func(*args, **kwargs)
-    return wrapper
+from .spiral import T_MAX, T_MIN
+from .style import COLORS, draw_spiral_curve, show, use_style  # noqa: F401 (re-exported)
+from .style import axis_limit as _limit
+from .style import new_axes as _new_axes
+from .style import spiral_axes as _spiral_axes
+from .style import styled as _styled
+from .style import to_numpy as _to_numpy
+from .validation import check_points
 
 
 @_styled
@@ -131,66 +42,11 @@ def subplots(nrows: int = 1, ncols: int = 1, panel_size: tuple[float, float] = (
     return fig, axes
 
 
-def show(fig: Figure) -> None:
-    """Display a figure once in a notebook, then close it (so it is not drawn twice)."""
-    from IPython.display import display
-
-    display(fig)
-    plt.close(fig)
-
-
-def _to_numpy(x) -> np.ndarray:
-    """numpy array from a numpy array, list or (possibly grad-tracking) torch tensor."""
-    if hasattr(x, "detach"):
-        x = x.detach().cpu().numpy()
-    return np.asarray(x, dtype=np.float64)
-
-
 def _as_points(points, name: str = "points") -> np.ndarray:
-    points = _to_numpy(points)
-    if points.ndim != 2 or points.shape[1] != 2:
-        raise ValueError(f"{name} must have shape (n, 2), got {points.shape}")
-    return points
+    return check_points(points, name, ndim=2)
 
 
-def _as_frames(frames, name: str = "frames") -> np.ndarray:
-    frames = _to_numpy(frames)
-    if frames.ndim != 3 or frames.shape[2] != 2 or frames.shape[0] < 1:
-        raise ValueError(f"{name} must have shape (K, n, 2) with K >= 1, got {frames.shape}")
-    return frames
-
-
-def _limit(*arrays: np.ndarray, minimum: float = 1.25) -> float:
-    """Symmetric axis limit that shows (almost) every point, and at least the data box."""
-    biggest = max(float(np.quantile(np.abs(a), 0.998)) for a in arrays)
-    return max(minimum, math.ceil(biggest * 1.05 * 4) / 4)
-
-
-def _new_axes(ax: Axes | None, figsize: tuple[float, float]) -> tuple[Figure, Axes]:
-    if ax is None:
-        fig, ax = plt.subplots(figsize=figsize)
-        return fig, ax
-    return ax.figure, ax
-
-
-def _spiral_axes(ax: Axes, lim: float) -> None:
-    ax.set_xlim(-lim, lim)
-    ax.set_ylim(-lim, lim)
-    ax.set_aspect("equal")
-    ax.set_xlabel("$x^{(1)}$")
-    ax.set_ylabel("$x^{(2)}$")
-
-
-def draw_spiral_curve(ax: Axes, **kwargs) -> None:
-    """Draw the normalised spiral of eq. (2.1)–(2.2) as a thin reference line."""
-    t = np.linspace(T_MIN, T_MAX, 400)
-    xy = spiral_curve(t)
-    style = {"color": COLORS["curve"], "lw": 1.2, "alpha": 0.9, "zorder": 1}
-    style.update(kwargs)
-    ax.plot(xy[:, 0], xy[:, 1], **style)
-
-
-# ---------------------------------------------------------------- 2. static figures
+# ---------------------------------------------------------------- static figures
 
 @_styled
 def plot_points(points, ax: Axes | None = None, title: str = "Points", spiral: bool = True,
@@ -311,273 +167,6 @@ def plot_forward_grid(xs: Sequence, ts: Sequence, titles: Sequence[str] | None =
             ax.set_xlabel("")
     fig.suptitle(suptitle)
     return fig
-
-
-@_styled
-def plot_side_by_side(x_t, x0_hat, t: int, lim: float | None = None,
-                      title: str | None = None) -> Figure:
-    """The current sample x_t (left) beside the model's estimate x̂_0 (right), chapter 6."""
-    x_t, x0_hat = _as_points(x_t, "x_t"), _as_points(x0_hat, "x0_hat")
-    fig, (ax_l, ax_r) = plt.subplots(1, 2, figsize=(7.0, 3.7), sharex=True, sharey=True)
-    lim = _limit(x_t, x0_hat) if lim is None else lim
-    plot_points(x_t, ax=ax_l, title=f"$x_t$ at t = {t}", lim=lim)
-    plot_points(x0_hat, ax=ax_r, title=rf"$\hat x_0$ predicted from $x_t$", lim=lim,
-                color=COLORS["estimate"])
-    fig.suptitle(title or f"Reverse process, t = {t}")
-    return fig
-
-
-# -------------------------------------------------------------------- 3. animations
-
-def frame_indices(num_frames: int, max_frames: int = MAX_FRAMES) -> np.ndarray:
-    """At most ``max_frames`` evenly spaced indices into ``range(num_frames)``,
-    always including the first and the last."""
-    if num_frames < 1 or max_frames < 1:
-        raise ValueError(f"need num_frames >= 1 and max_frames >= 1, got {num_frames}, {max_frames}")
-    if num_frames <= max_frames:
-        return np.arange(num_frames)
-    if max_frames == 1:
-        return np.array([num_frames - 1])
-    return np.unique(np.linspace(0, num_frames - 1, max_frames).round().astype(int))
-
-
-@_styled
-def animate_pairs(left, right, frame_titles: Sequence[str],
-                  left_title: str | Sequence[str] = "left",
-                  right_title: str | Sequence[str] = "right", lim: float | None = None,
-                  max_frames: int = MAX_FRAMES, hold: int = 0, fps: float = 8.0,
-                  spiral: bool = True) -> FuncAnimation:
-    """Animate two point clouds side by side; frame k shows ``left[k]`` and ``right[k]``.
-
-    ``left`` and ``right`` have shape ``(K, n, 2)``.  At most ``max_frames`` frames
-    are drawn (evenly subsampled, first and last kept), the last one repeated
-    ``hold`` extra times within that budget.  Panel titles are fixed strings or
-    one string per input frame.
-    """
-    left, right = _as_frames(left, "left"), _as_frames(right, "right")
-    if left.shape[0] != right.shape[0]:
-        raise ValueError(f"left and right need the same number of frames, "
-                         f"got {left.shape[0]} and {right.shape[0]}")
-    return _animate([left, right], [left_title, right_title], frame_titles, lim, max_frames,
-                    hold, fps, spiral, [COLORS["data"], COLORS["estimate"]], (6.4, 3.55))
-
-
-@_styled
-def animate_points(frames, frame_titles: Sequence[str] | None = None, title: str = "",
-                   lim: float | None = None, max_frames: int = MAX_FRAMES, hold: int = 0,
-                   fps: float = 8.0, spiral: bool = True) -> FuncAnimation:
-    """Animate a point cloud: frame k scatters ``frames[k]`` (shape ``(K, n, 2)``).
-
-    ``frame_titles`` gives one figure title per input frame (default
-    ``"frame k"``); ``title`` names the panel.  At most ``max_frames`` frames
-    are drawn, evenly subsampled with the first and last kept.
-    """
-    frames = _as_frames(frames)
-    return _animate([frames], [title], frame_titles, lim, max_frames, hold, fps, spiral,
-                    [COLORS["data"]], (3.6, 3.75))
-
-
-def _animate(series: list[np.ndarray], panel_titles: list, frame_titles, lim, max_frames, hold,
-             fps, spiral, colors, figsize) -> FuncAnimation:
-    num = series[0].shape[0]
-    frame_titles = [f"frame {k}" for k in range(num)] if frame_titles is None else list(frame_titles)
-    if len(frame_titles) != num:
-        raise ValueError(f"need one frame title per frame: {num} frames, got {len(frame_titles)}")
-    for k, pt in enumerate(panel_titles):
-        if not isinstance(pt, str) and len(pt) != num:
-            raise ValueError(f"panel {k}: need one title per frame ({num}), got {len(pt)}")
-    if not 0 <= hold < max_frames:
-        raise ValueError(f"hold must be in 0..{max_frames - 1}, got {hold}")
-    if fps <= 0:
-        raise ValueError(f"fps must be > 0, got {fps}")
-    idx = frame_indices(num, max_frames - hold)
-    idx = np.append(idx, [idx[-1]] * hold).astype(int)
-    lim = _limit(*series) if lim is None else lim
-
-    fig, axes = plt.subplots(1, len(series), figsize=figsize, dpi=ANIMATION_DPI,
-                             squeeze=False, sharex=True, sharey=True)
-    scatters, titles = [], []
-    for ax, frames, color in zip(axes.flat, series, colors):
-        if spiral:
-            draw_spiral_curve(ax)
-        scatters.append(ax.scatter(frames[idx[0], :, 0], frames[idx[0], :, 1], s=4,
-                                   alpha=0.55, linewidths=0, color=color, zorder=2))
-        _spiral_axes(ax, lim)
-        titles.append(ax.set_title(""))
-    suptitle = fig.suptitle(frame_titles[idx[0]])
-
-    def update(k: int):
-        i = idx[k]
-        for scatter, frames, text, pt in zip(scatters, series, titles, panel_titles):
-            scatter.set_offsets(frames[i])
-            text.set_text(pt if isinstance(pt, str) else pt[i])
-        suptitle.set_text(frame_titles[i])
-        return [*scatters, *titles, suptitle]
-
-    update(0)
-    fig.canvas.draw()                  # lay the figure out once with constrained layout,
-    fig.set_layout_engine("none")      # then freeze it: every frame has the same layout
-    anim = FuncAnimation(fig, update, frames=len(idx), interval=1000.0 / fps, blit=False,
-                         repeat=False)
-    anim.frame_index = idx                                  # input frame shown by each frame
-    anim.changing_artists = [*scatters, *titles, suptitle]  # redrawn by render_frames
-    return anim
-
-
-def animate_side_by_side(xs, x_starts, lim: float | None = 2.0, max_frames: int = MAX_FRAMES,
-                         hold: int = 4, fps: float = 8.0) -> FuncAnimation:
-    """The reverse process (chapter 6): x_t beside x̂_0, from t = T down to 0.
-
-    ``xs`` and ``x_starts`` are the outputs of ``GaussianDiffusion.p_sample_loop_all``,
-    shape ``(T + 1, n, 2)`` indexed by the book's t (``xs[T]`` is the starting noise,
-    ``xs[0]`` the final sample).  The last frame (t = 0) is held for ``hold`` frames.
-    """
-    xs, x_starts = _as_frames(xs, "xs"), _as_frames(x_starts, "x_starts")
-    if xs.shape != x_starts.shape:
-        raise ValueError(f"xs and x_starts need the same shape (T + 1, n, 2), got {xs.shape} "
-                         f"and {x_starts.shape}")
-    T = xs.shape[0] - 1
-    order = np.arange(T, -1, -1)          # t = T, T-1, …, 0
-    return animate_pairs(xs[order], x_starts[order],
-                         frame_titles=[f"Reverse process, t = {t}" for t in order],
-                         left_title="$x_t$", right_title=r"$\hat x_0$ predicted from $x_t$",
-                         lim=lim, max_frames=max_frames, hold=hold, fps=fps)
-
-
-def render_frames(anim: FuncAnimation) -> list[Image.Image]:
-    """Draw every frame of an animation made by this module, as RGB images.
-
-    The static parts (axes, ticks, grid, spiral) are drawn once; each frame then
-    redraws only the points and titles on top of that background (blitting), which
-    is many times faster than ``FuncAnimation.save``.  Animations from elsewhere
-    fall back to drawing the whole figure for every frame.
-    """
-    fig = anim._fig
-    canvas = fig.canvas if isinstance(fig.canvas, FigureCanvasAgg) else FigureCanvasAgg(fig)
-    artists = getattr(anim, "changing_artists", None)
-    num = len(anim.frame_index) if hasattr(anim, "frame_index") else anim._save_count
-    if num is None:
-        raise ValueError("cannot tell how many frames this animation has; pass save_count")
-    images = []
-    anim._draw_was_started = True        # we draw it ourselves: silence "deleted without rendering"
-    with matplotlib.rc_context(STYLE):
-        if artists is None:                       # not ours: full redraw per frame
-            for k in range(num):
-                anim._func(k)
-                canvas.draw()
-                images.append(Image.fromarray(np.asarray(canvas.buffer_rgba())[..., :3].copy()))
-            return images
-        for artist in artists:
-            artist.set_animated(True)
-        try:
-            canvas.draw()                         # the background, without the changing artists
-            background = canvas.copy_from_bbox(fig.bbox)
-            for k in range(num):
-                anim._func(k)
-                canvas.restore_region(background)
-                for artist in artists:
-                    fig.draw_artist(artist)
-                images.append(Image.fromarray(np.asarray(canvas.buffer_rgba())[..., :3].copy()))
-        finally:
-            for artist in artists:
-                artist.set_animated(False)
-    return images
-
-
-_PLAYER_GLYPHS = {
-    "fa-minus": "−", "fa-fast-backward": "|◀◀", "fa-step-backward": "|◀",
-    "fa-play fa-flip-horizontal": "◀", "fa-pause": "❚❚", "fa-play": "▶",
-    "fa-step-forward": "▶|", "fa-fast-forward": "▶▶|", "fa-plus": "+",
-}
-"""Button icons of the jshtml player, as text (no icon font needed)."""
-
-
-def _fps(anim: FuncAnimation, fps: float | None) -> float:
-    fps = 1000.0 / anim._interval if fps is None else float(fps)
-    if not fps > 0:
-        raise ValueError(f"fps must be > 0, got {fps}")
-    return fps
-
-
-def to_jshtml(anim: FuncAnimation, default_mode: str = "once", fps: float | None = None,
-              colors: int | None = 128, close: bool = True) -> str:
-    """The animation as a self-contained HTML/JavaScript player, which works on a
-    static page with no kernel: play/pause buttons and a slider that steps
-    through the frames (embedded as PNG).  It is matplotlib's own player.
-
-    The player's element ids derive from the frames' content, so re-running a
-    notebook gives the same HTML.  Display it with
-    ``IPython.display.HTML(to_jshtml(anim))``.  ``default_mode``
-    is ``"once"``, ``"loop"`` or ``"reflect"``.  The figure is closed afterwards
-    (``close=True``) so that it is not displayed a second time.  Frames are stored
-    with a palette of ``colors`` colours (about half the size of full RGB, with no
-    visible loss for scatter plots); ``colors=None`` keeps full RGB.
-    """
-    from matplotlib._animation_data import DISPLAY_TEMPLATE, JS_INCLUDE, STYLE_INCLUDE
-
-    if default_mode not in ("once", "loop", "reflect"):
-        raise ValueError(f"default_mode must be 'once', 'loop' or 'reflect', got {default_mode!r}")
-    interval = int(1000 / _fps(anim, fps))
-    images = render_frames(anim)
-    lines, digest = [], hashlib.sha1()
-    for i, image in enumerate(images):
-        buffer = io.BytesIO()
-        (image if colors is None else image.quantize(colors=colors)).save(buffer, format="PNG")
-        digest.update(buffer.getvalue())
-        data = base64.b64encode(buffer.getvalue()).decode("ascii")
-        lines.append(f'  frames[{i}] = "data:image/png;base64,{data}";')
-    # matplotlib's player draws its buttons with Font Awesome 4 from a CDN; a book
-    # page must work offline, so the stylesheet is dropped and the icons become
-    # plain Unicode glyphs.
-    js_include = re.sub(r'<link rel="stylesheet"\s+href="https?://[^"]*font-awesome[^"]*">\s*', "",
-                        JS_INCLUDE)
-    display = DISPLAY_TEMPLATE
-    for icon, glyph in _PLAYER_GLYPHS.items():
-        display = display.replace(f'<i class="fa {icon}"></i>', f'<span aria-hidden="true">{glyph}</span>')
-    modes = {"once_checked": "", "loop_checked": "", "reflect_checked": ""}
-    modes[f"{default_mode}_checked"] = "checked"
-    html = js_include + STYLE_INCLUDE + display.format(
-        id=digest.hexdigest()[:20], Nframes=len(images), fill_frames="\n" + "\n".join(lines) + "\n",
-        interval=interval, **modes)
-    if close:
-        plt.close(anim._fig)
-    return html
-
-
-def save_gif(anim: FuncAnimation, path: str | Path, fps: float | None = None,
-             close: bool = True) -> Path:
-    """Write the animation to ``path`` as a looping GIF with Pillow (no ffmpeg needed).
-
-    A frame held for ``hold`` extra frames is stored once with a longer duration,
-    so the GIF has one frame per *distinct* drawn frame.
-    """
-    path = Path(path)
-    if path.suffix.lower() != ".gif":
-        raise ValueError(f"path must end in .gif, got {path.name!r}")
-    duration = int(round(1000 / _fps(anim, fps)))
-    images = render_frames(anim)
-    # A GIF stores a held frame once, with a longer duration (Pillow would merge the
-    # identical frames anyway): one GIF frame per distinct drawn frame.
-    index = list(getattr(anim, "frame_index", range(len(images))))
-    kept, durations = [], []
-    for k, image in enumerate(images):
-        if k and index[k] == index[k - 1]:
-            durations[-1] += duration
-        else:
-            kept.append(image)
-            durations.append(duration)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    kept[0].save(path, save_all=True, append_images=kept[1:], duration=durations, loop=0,
-                 optimize=False)
-    if close:
-        plt.close(anim._fig)
-    return path
-
-
-# ------------------------------------------------------------------ chapters 5–7
-# (figures for the later chapters go below, in the same style)
-
-from matplotlib.collections import LineCollection  # noqa: E402  (chapters 5–7 only)
 
 
 @_styled
@@ -788,8 +377,6 @@ def plot_distance_function(point, marks: Mapping | None = None,
     """D(t) = |p(t) − q|² of eq. (7.1) (top) and D''(t) (bottom) for one point q,
     with the stretches where D'' ≤ 0 shaded: there Newton's step of eq. (7.3)
     points uphill (chapter 7).  ``marks`` maps labels to values of t to mark."""
-    from .optimal import squared_distance_derivatives
-
     q = _to_numpy(point).ravel()
     if q.shape != (2,) or not np.all(np.isfinite(q)):
         raise ValueError(f"point must be one finite (x, y) pair, got {q}")
@@ -818,46 +405,3 @@ def plot_distance_function(point, marks: Mapping | None = None,
         ax_d.legend(loc="upper left", fontsize=8)
     ax_c.legend(loc="upper left", fontsize=8)
     return fig
-
-
-@_styled
-def animate_segments(points, targets, frame_titles: Sequence[str], title: str = "",
-                     lim: float | None = None, max_frames: int = MAX_FRAMES,
-                     fps: float = 6.0) -> FuncAnimation:
-    """Animate lines from points to their targets: frame k draws a line from
-    ``points[k, i]`` to ``targets[k, i]`` for every i (chapter 7's closest points).
-
-    ``points`` and ``targets`` have shape ``(K, n, 2)``; at most ``max_frames``
-    frames are drawn (evenly subsampled, first and last kept).
-    """
-    points, targets = _as_frames(points, "points"), _as_frames(targets, "targets")
-    if points.shape != targets.shape:
-        raise ValueError(f"points and targets must have the same shape, "
-                         f"got {points.shape} and {targets.shape}")
-    if len(frame_titles) != points.shape[0]:
-        raise ValueError(f"need one frame title per frame: {points.shape[0]} frames, "
-                         f"got {len(frame_titles)}")
-    idx = frame_indices(points.shape[0], max_frames)
-    lim = _limit(points, targets) if lim is None else lim
-    fig, ax = plt.subplots(figsize=(3.9, 4.0), dpi=ANIMATION_DPI)
-    draw_spiral_curve(ax, lw=1.6, zorder=3)
-    lines = LineCollection(np.stack([points[idx[0]], targets[idx[0]]], axis=1),
-                           colors=COLORS["theory"], linewidths=0.6, alpha=0.55, zorder=2)
-    ax.add_collection(lines)
-    scatter = ax.scatter(points[idx[0], :, 0], points[idx[0], :, 1], s=4, linewidths=0,
-                         color=COLORS["data"], alpha=0.8, zorder=4)
-    _spiral_axes(ax, lim)
-    ax.set_title(title)
-    suptitle = fig.suptitle(frame_titles[idx[0]])
-
-    def update(k: int):
-        i = idx[k]
-        lines.set_segments(np.stack([points[i], targets[i]], axis=1))
-        scatter.set_offsets(points[i])
-        suptitle.set_text(frame_titles[i])
-        return [lines, scatter, suptitle]
-
-    anim = FuncAnimation(fig, update, frames=len(idx), interval=1000.0 / fps, blit=False,
-                         repeat=False)
-    anim.frame_index = idx
-    return anim

@@ -82,7 +82,8 @@ def check_points(points, name: str = "points", ndim: int | None = None) -> np.nd
         points = points.detach().cpu().numpy()
     array = np.asarray(points, dtype=np.float64)
     if array.ndim < 1 or array.shape[-1] != 2 or (ndim is not None and array.ndim != ndim):
-        expected = "(..., 2)" if ndim is None else "(" + ", ".join(["n"] * (ndim - 1) + ["2"]) + ")"
+        lead = ["..."] if ndim is None else {2: ["n"], 3: ["K", "n"]}.get(ndim, ["…"] * (ndim - 1))
+        expected = "(" + ", ".join([*lead, "2"]) + ")"
         raise ValueError(f"{name} must have shape {expected} with x, y on the last axis, "
                          f"got shape {array.shape}")
     if not np.all(np.isfinite(array)):

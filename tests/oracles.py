@@ -14,7 +14,7 @@ from ddpm_lessons.validation import check_int, check_points
 
 
 def brute_force_closest_t(points: np.ndarray, n_grid: int = 100_001) -> np.ndarray:
-    """The slow, obviously right baseline for :func:`ddpm_lessons.optimal.closest_point_t`.
+    """The slow, obviously right baseline for :func:`ddpm_lessons.closest_point.closest_point_t`.
 
     Minimises ``D`` of eq. (7.1) by exhaustive search over ``n_grid`` values
     of t, then narrows the winning grid cell pair by golden-section search

@@ -1,9 +1,8 @@
 """Tests of ``ddpm_lessons.plotting``: figures are titled, labelled, square for the
-spiral, show the right data; animations have the right frames; GIF and HTML export."""
+spiral, and show the right data."""
 from __future__ import annotations
 
 import math
-import re
 
 import matplotlib
 
@@ -13,12 +12,14 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 import torch  # noqa: E402
-from PIL import Image  # noqa: E402
+from matplotlib.collections import LineCollection  # noqa: E402
 
 from conftest import cumprod_by_hand, linear_betas_by_hand  # noqa: E402
 from ddpm_lessons import plotting  # noqa: E402
+from ddpm_lessons.model import sinusoidal_embedding_matrix  # noqa: E402
 from ddpm_lessons.schedules import cosine_beta_schedule, linear_beta_schedule  # noqa: E402
-from ddpm_lessons.spiral import make_spiral  # noqa: E402
+from ddpm_lessons.spiral import T_MAX, T_MIN, make_spiral, spiral_curve  # noqa: E402
+from ddpm_lessons.training import History  # noqa: E402
 
 
 @pytest.fixture(autouse=True)
@@ -32,23 +33,29 @@ def points() -> np.ndarray:
     return make_spiral(300, np.random.default_rng(0))
 
 
-def frames_of(K: int, n: int = 50) -> np.ndarray:
-    """K frames in which frame k is the constant point cloud (k, -k) / K: easy to identify."""
-    ks = np.arange(K, dtype=np.float64)[:, None, None]
-    return np.broadcast_to(np.concatenate([ks, -ks], axis=2) / K, (K, n, 2)).copy()
-
-
-def rendered(anim):
-    """Mark an animation that a test inspects without exporting it as used."""
-    anim._draw_was_started = True
-    return anim
-
-
 def assert_titled_and_labelled(ax) -> None:
     assert ax.get_title().strip(), "axes without a title"
     assert ax.get_xlabel().strip(), "x axis without a label"
     assert ax.get_ylabel().strip(), "y axis without a label"
 
+
+def line_collections(ax) -> list[LineCollection]:
+    return [c for c in ax.collections if isinstance(c, LineCollection)]
+
+
+def closest_by_brute_force(points: np.ndarray, n_grid: int = 200_001) -> np.ndarray:
+    """Closest spiral points by a dense grid of t (independent of the Newton solver)."""
+    grid = spiral_curve(np.linspace(T_MIN, T_MAX, n_grid))
+    return np.array([grid[np.argmin(((grid - p) ** 2).sum(axis=1))] for p in points])
+
+
+def trajectory(T: int = 6, n: int = 40, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """A made-up reverse process: x_t = spiral + t/T · noise, x̂_0 = the spiral."""
+    rng = np.random.default_rng(seed)
+    x0 = make_spiral(n, rng).astype(np.float64)
+    noise = rng.standard_normal((n, 2))
+    xs = np.stack([x0 + (t / T) * noise for t in range(T + 1)])
+    return xs, np.broadcast_to(x0, xs.shape).copy()
 
 # --------------------------------------------------------------------------- static
 
@@ -77,7 +84,7 @@ def test_plot_points_accepts_tensors_draws_into_axes_and_rejects_bad_shapes(poin
     assert out is fig
     assert axes[0, 1].get_xlim() == (-2.0, 2.0)
     assert len(axes[0, 1].lines) == 0
-    with pytest.raises(ValueError, match=r"shape \(n, 2\), got \(5, 3\)"):
+    with pytest.raises(ValueError, match=r"shape \(n, 2\) with x, y on the last axis, got shape \(5, 3\)"):
         plotting.plot_points(np.zeros((5, 3)))
 
 
@@ -136,106 +143,158 @@ def test_plot_forward_grid_small_multiples(points):
         plotting.plot_forward_grid(xs, [0, 5])
 
 
-def test_plot_side_by_side(points):
-    fig = plotting.plot_side_by_side(points + 0.1, points, t=7)
-    ax_l, ax_r = fig.axes
-    for ax in (ax_l, ax_r):
-        assert_titled_and_labelled(ax)
-        assert ax.get_aspect() == 1.0
-    assert "t = 7" in ax_l.get_title() and "t = 7" in fig._suptitle.get_text()
-    np.testing.assert_allclose(ax_r.collections[0].get_offsets(), points, atol=1e-7)
+# ---------------------------------------------------------------- embedding (ch. 5)
+
+def test_plot_embedding_matrix_shows_the_matrix_with_labels():
+    matrix = sinusoidal_embedding_matrix(30, 8)
+    fig = plotting.plot_embedding_matrix(matrix, title="E")
+    ax = fig.axes[0]
+    assert_titled_and_labelled(ax)
+    (image,) = ax.images
+    np.testing.assert_array_equal(image.get_array(), matrix)
+    assert image.get_extent() == [0.5, 30.5, 7.5, -0.5]     # column t-1 is centred on t
+    assert image.get_clim() == (-1.0, 1.0)
 
 
-# ----------------------------------------------------------------------- animations
-
-@pytest.mark.parametrize("num, budget", [(1, 41), (41, 41), (101, 41), (1001, 41), (10, 3)])
-def test_frame_indices(num, budget):
-    idx = frame_indices = plotting.frame_indices(num, budget)
-    assert len(frame_indices) == min(num, budget)
-    assert idx[0] == 0 and idx[-1] == num - 1
-    assert np.all(np.diff(idx) > 0)
+def test_plot_embedding_matrix_rejects_a_vector():
+    with pytest.raises(ValueError, match=r"shape \(dim, T\)"):
+        plotting.plot_embedding_matrix(np.zeros(5))
 
 
-def test_animate_points_subsamples_to_41_frames_and_updates_the_data():
-    frames = frames_of(101)
-    anim = rendered(plotting.animate_points(frames, [f"t = {k}" for k in range(101)], title="x_t"))
-    assert len(anim.frame_index) == 41
-    assert anim.frame_index[0] == 0 and anim.frame_index[-1] == 100
-    fig = anim._fig
+# ----------------------------------------------------------------- segments (ch. 5, 7)
+
+def test_plot_segments_draws_one_line_per_point_from_point_to_target():
+    rng = np.random.default_rng(1)
+    points, targets = rng.normal(size=(25, 2)), rng.normal(size=(25, 2))
+    fig = plotting.plot_segments(points, targets, title="lines")
     (ax,) = fig.axes
-    assert ax.get_aspect() == 1.0 and ax.get_xlabel() and ax.get_ylabel()
-    anim._func(20)
-    k = anim.frame_index[20]
-    np.testing.assert_allclose(ax.collections[0].get_offsets(), frames[k])
-    assert fig._suptitle.get_text() == f"t = {k}"
-    assert ax.get_title() == "x_t"
-    with pytest.raises(ValueError, match="one frame title per frame: 101 frames, got 2"):
-        plotting.animate_points(frames, ["a", "b"])
-    with pytest.raises(ValueError, match=r"shape \(K, n, 2\)"):
-        plotting.animate_points(np.zeros((4, 3)))
+    assert_titled_and_labelled(ax)
+    assert ax.get_aspect() == 1.0
+    (lines,) = line_collections(ax)
+    segments = np.array(lines.get_segments())
+    assert segments.shape == (25, 2, 2)
+    np.testing.assert_allclose(segments[:, 0], points)
+    np.testing.assert_allclose(segments[:, 1], targets)
 
 
-def test_animate_side_by_side_runs_from_T_down_to_0_and_holds_the_end():
-    T = 40
-    xs, x_starts = frames_of(T + 1), -frames_of(T + 1)
-    anim = rendered(plotting.animate_side_by_side(xs, x_starts, hold=4))
-    assert len(anim.frame_index) == 41                 # 37 distinct + 4 held
-    fig = anim._fig
-    ax_l, ax_r = fig.axes
-    anim._func(0)
-    np.testing.assert_allclose(ax_l.collections[0].get_offsets(), xs[T])
-    np.testing.assert_allclose(ax_r.collections[0].get_offsets(), x_starts[T])
-    assert fig._suptitle.get_text() == "Reverse process, t = 40"
-    for k in range(37, 41):
-        anim._func(k)
-        np.testing.assert_allclose(ax_l.collections[0].get_offsets(), xs[0])
-        assert fig._suptitle.get_text() == "Reverse process, t = 0"
+def test_plot_segments_arrows_end_at_the_targets():
+    rng = np.random.default_rng(2)
+    points, targets = rng.normal(size=(10, 2)), rng.normal(size=(10, 2))
+    ax = plotting.plot_segments(points, targets, arrows=True).axes[0]
+    (quiver,) = [c for c in ax.collections if type(c).__name__ == "Quiver"]
+    np.testing.assert_allclose(quiver.X + quiver.U, targets[:, 0])
+    np.testing.assert_allclose(quiver.Y + quiver.V, targets[:, 1])
+
+
+def test_plot_segments_rejects_mismatched_shapes():
     with pytest.raises(ValueError, match="same shape"):
-        plotting.animate_side_by_side(xs, x_starts[:-1])
+        plotting.plot_segments(np.zeros((3, 2)), np.zeros((4, 2)))
+    with pytest.raises(ValueError, match=r"shape \(n, 2\)"):
+        plotting.plot_segments(np.zeros((3, 3)), np.zeros((3, 3)))
 
 
-def test_to_jshtml_embeds_every_frame_closes_the_figure_and_stays_small():
-    frames = np.stack([make_spiral(1000, np.random.default_rng(k)) for k in range(41)])
-    anim = plotting.animate_points(frames, [f"t = {k}" for k in range(41)], title="x_t")
-    num = anim._fig.number
-    html = plotting.to_jshtml(anim)
-    assert "new Array(41)" in html
-    assert len(re.findall(r'frames\[\d+\] = "data:image/png;base64,', html)) == 41
-    assert 'type="range"' in html                        # the frame slider
-    assert "http" not in html and 'class="fa' not in html  # works offline: no CDN, no icon font
-    assert html.count("<button") == 9 and "▶" in html
-    assert len(html.encode()) < 2_000_000
-    assert not plt.fignum_exists(num)
-    # the same animation gives the same page (element ids derive from the frames)
-    again = plotting.animate_points(frames, [f"t = {k}" for k in range(41)], title="x_t")
-    assert plotting.to_jshtml(again) == html
-    rgb = plotting.to_jshtml(plotting.animate_points(frames[:3]), colors=None)
-    assert rgb.count("data:image/png;base64,") == 3
+def test_plot_segments_grid_one_square_panel_per_entry():
+    xs, _ = trajectory(T=4)
+    targets = [closest_by_brute_force(x, 20_001) for x in xs[:3]]
+    fig = plotting.plot_segments_grid(list(xs[:3]), targets, ["a", "b", "c"], suptitle="S")
+    assert fig._suptitle.get_text() == "S"
+    assert [ax.get_title() for ax in fig.axes] == ["a", "b", "c"]
+    for ax, x, target in zip(fig.axes, xs[:3], targets):
+        assert ax.get_aspect() == 1.0 and ax.get_xlabel()
+        (lines,) = line_collections(ax)
+        np.testing.assert_allclose(np.array(lines.get_segments())[:, 1], target)
+    assert fig.axes[0].get_ylabel()
+    with pytest.raises(ValueError, match="as many"):
+        plotting.plot_segments_grid([xs[0]], [xs[0], xs[1]], ["a"])
 
 
-def test_rendered_frames_show_the_data():
-    frames = frames_of(3, n=200) * 3 - 1     # clouds at (-1, -1), (0, -2)/… distinct positions
-    anim = plotting.animate_points(frames, spiral=False, lim=2.0)
-    images = [np.asarray(im, dtype=np.int16) for im in plotting.render_frames(anim)]
-    assert len(images) == 3 and images[0].shape == images[2].shape
-    assert np.abs(images[0] - images[1]).sum() > 0     # the points moved
-    # rendering is deterministic
-    again = np.asarray(plotting.render_frames(anim)[1], dtype=np.int16)
-    np.testing.assert_array_equal(again, images[1])
+# ------------------------------------------------------------------ history (ch. 6)
+
+def test_plot_history_draws_every_batch_and_epochs_at_their_last_step():
+    batch = [1.0, 0.8, 0.6, 0.5, 0.4, 0.3]
+    history = History(batch_loss=batch, train_loss=[0.8, 0.5, 0.35], val_loss=[0.7, 0.45, 0.3],
+                      steps=6, seconds=1.0)
+    fig = plotting.plot_history(history, title="H", smooth=2)
+    (ax,) = fig.axes
+    assert_titled_and_labelled(ax)
+    assert ax.get_yscale() == "log"
+    by_label = {line.get_label(): line for line in ax.get_lines()}
+    np.testing.assert_array_equal(by_label["loss of each batch"].get_xdata(), np.arange(1, 7))
+    np.testing.assert_array_equal(by_label["loss of each batch"].get_ydata(), batch)
+    smooth = by_label["moving average (2 batches)"]
+    np.testing.assert_allclose(smooth.get_ydata(), [(a + b) / 2 for a, b in zip(batch, batch[1:])])
+    np.testing.assert_array_equal(smooth.get_xdata(), np.arange(2, 7))
+    np.testing.assert_array_equal(by_label["validation loss per epoch"].get_xdata(), [2, 4, 6])
+    np.testing.assert_array_equal(by_label["validation loss per epoch"].get_ydata(), [0.7, 0.45, 0.3])
 
 
-@pytest.mark.parametrize("hold, expected", [(0, 41), (4, 37)])
-def test_save_gif_writes_a_valid_gif(tmp_path, hold, expected):
-    anim = plotting.animate_points(frames_of(41, n=100), hold=hold, fps=10)
-    path = plotting.save_gif(anim, tmp_path / "sub" / "anim.gif")
-    with Image.open(path) as gif:
-        assert gif.format == "GIF"
-        assert gif.n_frames == expected
-        durations = []
-        for k in range(gif.n_frames):
-            gif.seek(k)
-            durations.append(gif.info["duration"])
-    assert durations[0] == 100
-    assert durations[-1] == 100 * (hold + 1)
-    with pytest.raises(ValueError, match="must end in .gif"):
-        plotting.save_gif(rendered(plotting.animate_points(frames_of(2))), tmp_path / "x.mp4")
+def test_plot_history_rejects_empty_or_uneven_histories():
+    with pytest.raises(ValueError, match="at least one step"):
+        plotting.plot_history(History())
+    with pytest.raises(ValueError, match="equal epochs"):
+        plotting.plot_history(History(batch_loss=[1.0, 0.5, 0.2], train_loss=[0.7, 0.2]))
+
+
+# ----------------------------------------------------------- metrics, coverage (ch. 7)
+
+def test_plot_reverse_metrics_plots_against_t_and_marks_the_floor():
+    distance = {"m": np.linspace(0.1, 0.5, 11)}
+    coverage = {"m": np.linspace(0.02, 0.2, 11)}
+    fig = plotting.plot_reverse_metrics(distance, coverage, floor=0.026, true_value=0.02, title="M")
+    ax_d, ax_c = fig.axes
+    for ax in (ax_d, ax_c):
+        assert_titled_and_labelled(ax)
+        assert ax.get_xlim() == (10.0, 0.0)          # the reverse process reads left to right
+    (line,) = ax_d.get_lines()
+    np.testing.assert_array_equal(line.get_xdata(), np.arange(11))
+    np.testing.assert_array_equal(line.get_ydata(), distance["m"])
+    levels = sorted(line.get_ydata()[0] for line in ax_c.get_lines()[1:])
+    assert levels == [0.02, 0.026]
+    single = plotting.plot_reverse_metrics(distance, title="One panel")
+    assert len(single.axes) == 1 and single.axes[0].get_title() == "One panel"
+    assert single._suptitle is None
+    # Curves of different T are drawn against t / T.
+    mixed = plotting.plot_reverse_metrics({"T=10": distance["m"], "T=4": np.linspace(0, 1, 5)})
+    ax = mixed.axes[0]
+    assert ax.get_xlim() == (1.0, 0.0) and "t/T" in ax.get_xlabel()
+    np.testing.assert_allclose(ax.get_lines()[1].get_xdata(), [0, 0.25, 0.5, 0.75, 1.0])
+    with pytest.raises(ValueError, match="at least one curve"):
+        plotting.plot_reverse_metrics({})
+
+
+def test_plot_coverage_histograms_are_densities_against_the_uniform_level():
+    _, t = make_spiral(4000, np.random.default_rng(3), return_t=True)
+    fig = plotting.plot_coverage_histograms({"true": t, "half": t[t < 3 * math.pi]}, bins=12)
+    assert len(fig.axes) == 2
+    uniform = 1.0 / (T_MAX - T_MIN)
+    for ax in fig.axes:
+        assert ax.get_title() and ax.get_xlabel()
+        heights = np.array([p.get_height() for p in ax.patches])
+        widths = np.array([p.get_width() for p in ax.patches])
+        assert math.isclose(float((heights * widths).sum()), 1.0, rel_tol=1e-9)
+        assert ax.get_lines()[0].get_ydata()[0] == pytest.approx(uniform)
+    assert fig.axes[0].get_ylabel()
+    # All of "half" lies below 3π, the middle of [1.5π, 4.5π]: the upper bins are empty.
+    heights = np.array([p.get_height() for p in fig.axes[1].patches])
+    assert np.all(heights[6:] == 0) and np.all(heights[:6] > 0)
+
+
+def test_plot_distance_function_shades_where_the_second_derivative_is_negative():
+    q = np.array([-0.2, 0.05])
+    fig = plotting.plot_distance_function(q, {"seed": 5.0})
+    ax_d, ax_c = fig.axes
+    for ax in (ax_d, ax_c):
+        assert ax.get_title() and ax.get_ylabel()
+    assert ax_c.get_xlabel()
+    t, d = ax_d.get_lines()[0].get_data()
+    np.testing.assert_allclose(d, ((spiral_curve(t) - q) ** 2).sum(axis=1))
+    # D'' by central differences of D, independent of the closed form.
+    h = 1e-4
+    dd = lambda s: ((spiral_curve(s) - q) ** 2).sum(axis=-1)   # noqa: E731
+    second = (dd(t + h) - 2 * dd(t) + dd(t - h)) / h**2
+    np.testing.assert_allclose(ax_c.get_lines()[0].get_ydata(), second, atol=1e-5)
+    mark = ax_d.get_lines()[1]
+    assert mark.get_xdata()[0] == 5.0
+    assert mark.get_ydata()[0] == pytest.approx(float(dd(np.array(5.0))))
+    with pytest.raises(ValueError, match="one finite"):
+        plotting.plot_distance_function([0.0, np.nan])

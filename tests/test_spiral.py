@@ -9,6 +9,7 @@ import pytest
 from conftest import Z_TOL
 from ddpm_lessons import spiral
 from ddpm_lessons.spiral import (make_spiral, normalise, spiral_curve, spiral_curve_derivatives,
+                                 spiral_curve_with_derivatives,
                                  unnormalise)
 
 
@@ -109,6 +110,18 @@ def test_derivatives_match_finite_differences():
     assert d1[0].shape == (2,)
     np.testing.assert_allclose(spiral_curve_derivatives(t0)[0],
                                [1 / (4 * math.pi), 2 * math.pi / (4 * math.pi)], atol=1e-15)
+
+
+def test_coordinates_first_layout_holds_the_same_numbers():
+    t = np.random.default_rng(3).uniform(spiral.T_MIN, spiral.T_MAX, (4, 5))
+    last = spiral_curve_with_derivatives(t)
+    first = spiral_curve_with_derivatives(t, axis=0)
+    for a, b in zip(last, first):
+        assert a.shape == (4, 5, 2) and b.shape == (2, 4, 5)
+        np.testing.assert_array_equal(np.moveaxis(b, 0, -1), a)
+    # the curve by hand, eq. (2.1)-(2.2): s·(t cos t, t sin t) + c with s = 1/(4π), c = -1/8
+    np.testing.assert_allclose(last[0][..., 0], t * np.cos(t) / (4 * math.pi) - 0.125, atol=1e-15)
+    np.testing.assert_allclose(last[0][..., 1], t * np.sin(t) / (4 * math.pi) - 0.125, atol=1e-15)
 
 
 @pytest.mark.parametrize("noise", [0.01, 0.1])

@@ -1,24 +1,13 @@
-"""Interactive views: sliders that redraw a figure (live in Jupyter).
+"""Interactive views of chapters 1–4 and 7, and the data behind their static figures.
 
-Each view has three parts, so that the mathematics can be tested without a
-browser:
-
-* ``<view>_data(**slider_values) -> dict``: a *pure* function from slider
-  values to everything the figure shows (arrays and numbers);
-* ``<view>_readout(data) -> list[str]``: the text printed under the sliders;
-* ``draw_<view>(data, ...) -> Figure``: the figure, drawn from ``data``;
-
-and ``<view>_view(...) -> LiveView`` wires them to ipywidgets sliders.  A
-:class:`LiveView` only works with a running kernel; every chapter pairs it
-with a static counterpart (small multiples from :func:`grid_of`, or an
-animation from :mod:`ddpm_lessons.plotting`) for the web page.
-
-For browser tests every view carries stable CSS classes: the container
-``ddpm-view ddpm-view-<name>``, each slider ``ddpm-slider-<control>`` (for
-example ``ddpm-slider-t``, ``ddpm-slider-beta-start``, ``ddpm-slider-T``), the
-text ``ddpm-readout`` and the figure area ``ddpm-figure``.  Numbers in the
-readout have the form ``"ᾱ_T = 0.9521"`` (4 significant digits); the regular
-expressions in :data:`READOUT_PATTERNS` extract them.
+Each view has three parts, testable without a browser: ``<view>_data(**sliders)``,
+a pure function from slider values to everything the figure shows, computed
+with :class:`~ddpm_lessons.diffusion.GaussianDiffusion` and
+:mod:`~ddpm_lessons.schedules` (static figures are drawn from it too);
+``<view>_readout(data)``, the lines of text under the sliders; and
+``draw_<view>(data)``, the figure.  ``<view>_view(...)`` wires them to
+sliders (:mod:`~ddpm_lessons.liveview`); :func:`grid_of` draws several
+settings side by side, the static counterpart for the web page.
 
 Views: :func:`normal_view` (chapter 1), :func:`forward_view` (chapter 2),
 :func:`shortcut_view` (chapter 3), :func:`posterior_view` (chapter 4),
@@ -26,48 +15,37 @@ Views: :func:`normal_view` (chapter 1), :func:`forward_view` (chapter 2),
 """
 from __future__ import annotations
 
-import base64
-import html
-import io
 import math
-from typing import Callable, Sequence
 
 import matplotlib.pyplot as plt
 import numpy as np
+import torch
 from matplotlib.figure import Figure
 
 from . import plotting
+from .closest_point import closest_points
+from .diffusion import GaussianDiffusion
+from .liveview import LiveView, fmt, grid_of, slider  # noqa: F401 (grid_of re-exported)
 from .normal import normal_pdf, sample_normal
-from .plotting import COLORS
+from .optimal import ks_statistic_uniform
 from .schedules import alphas_cumprod, linear_beta_schedule, schedule_summary, validate_betas
-from .spiral import make_spiral
+from .spiral import T_MAX, T_MIN, make_spiral
+from .style import COLORS, styled
+from .validation import check_int, check_points, check_time_step
 
-READOUT_PATTERNS: dict[str, str] = {
-    "alpha_bar_T": r"ᾱ_T = ([-+0-9.e]+)",
-    "alpha_bar_t": r"ᾱ_t = ([-+0-9.e]+)",
-    "prior_kl": r"prior KL = ([-+0-9.e]+) nats",
-    "t": r"\bt = (\d+)",
-    "T": r"\bT = (\d+)",
-    "sample_mean": r"sample mean = ([-+0-9.e]+)",
-    "sample_std": r"sample std = ([-+0-9.e]+)",
-    "posterior_mean": r"μ̃_t = ([-+0-9.e]+)",
-    "posterior_variance": r"β̃_t = ([-+0-9.e]+)",
-}
-"""Regular expressions that read the numbers back from a readout text."""
-
-DEMO_NUM_STEPS = 40
+DEMO_NUM_TIMESTEPS = 40
 """T of the demonstration schedule used by the chapter 3–4 views."""
 
 
 def demo_betas() -> np.ndarray:
     """The demonstration schedule of chapters 3–4: Ho et al.'s linear
     1e-4 … 0.02, rescaled to T = 40 steps by eq. (2.6)."""
-    return linear_beta_schedule(DEMO_NUM_STEPS, 1e-4, 0.02)
+    return linear_beta_schedule(DEMO_NUM_TIMESTEPS, 1e-4, 0.02)
 
 
-def fmt(x: float) -> str:
-    """A number with 4 significant digits, as every readout prints it."""
-    return f"{float(x):.4g}"
+def _diffusion(betas: np.ndarray) -> GaussianDiffusion:
+    """The process of ``betas`` in float64, for exact numbers in the views."""
+    return GaussianDiffusion(betas, dtype=torch.float64)
 
 
 def _with_alpha_bar_0(betas: np.ndarray) -> np.ndarray:
@@ -75,140 +53,11 @@ def _with_alpha_bar_0(betas: np.ndarray) -> np.ndarray:
     return np.append(1.0, alphas_cumprod(betas))
 
 
-def _check_step(t, lo: int, hi: int, name: str = "t") -> int:
-    if isinstance(t, bool) or not isinstance(t, (int, np.integer)) or not lo <= t <= hi:
-        raise ValueError(f"{name} must be an integer in {lo}..{hi}, got {t!r}")
-    return int(t)
-
-
-def _check_seed(seed) -> int:
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
-        raise ValueError(f"seed must be an integer >= 0, got {seed!r}")
-    return int(seed)
-
-
-# ------------------------------------------------------------------- the live view
-
-class LiveView:
-    """Sliders, a readout and a figure, redrawn whenever a slider moves.
-
-    ``compute(**values)`` returns the data, ``readout(data)`` the lines of text
-    and ``draw(data)`` the figure.  A ``ValueError`` from ``compute`` (say
-    β_start > β_end) is shown in the readout instead of a figure.
-    ``sync(view, change)`` may adjust other sliders first (e.g. t ≤ T).
-
-    ``view.widget`` is the ipywidgets container; a ``LiveView`` displays as it.
-    ``view.data`` holds the data of the current figure, ``view.error`` the
-    message of the last rejected input (or ``None``).
-    """
-
-    def __init__(self, name: str, controls: dict, compute: Callable[..., dict],
-                 readout: Callable[[dict], list[str]], draw: Callable[[dict], Figure],
-                 sync: Callable | None = None) -> None:
-        import ipywidgets as widgets
-
-        self.name = name
-        self.controls = controls
-        self._compute, self._readout, self._draw, self._sync = compute, readout, draw, sync
-        self.readout = widgets.HTML()
-        self.readout.add_class("ddpm-readout")
-        self.output = widgets.Output()
-        self.output.add_class("ddpm-figure")
-        self.widget = widgets.VBox([widgets.VBox(list(controls.values())), self.readout, self.output])
-        self.widget.add_class("ddpm-view")
-        self.widget.add_class(f"ddpm-view-{name}")
-        self.data: dict | None = None
-        self.error: str | None = None
-        self._busy = False
-        for control in controls.values():
-            control.observe(self._on_change, names="value")
-        self.refresh()
-
-    def values(self) -> dict:
-        """Current slider values, by control name."""
-        return {key: control.value for key, control in self.controls.items()}
-
-    def readout_text(self) -> str:
-        """The readout as plain text (lines joined by newlines)."""
-        return html.unescape(self.readout.value.replace("<br>", "\n"))
-
-    def _on_change(self, change) -> None:
-        if self._busy:
-            return
-        self._busy = True
-        try:
-            if self._sync is not None:
-                self._sync(self, change)
-        finally:
-            self._busy = False
-        self.refresh()
-
-    def refresh(self) -> None:
-        """Recompute the data from the sliders and redraw.
-
-        The figure goes into the ``Output`` widget's ``outputs`` as a PNG, through
-        the widget's own state rather than the cell's output stream, so it replaces
-        the previous figure in place and never leaks into the notebook cell.
-        """
-        try:
-            data = self._compute(**self.values())
-        except ValueError as err:
-            self.data, self.error = None, str(err)
-            self.readout.value = "⚠ " + html.escape(str(err))
-            self.output.outputs = ()
-            return
-        self.data, self.error = data, None
-        self.readout.value = "<br>".join(html.escape(line) for line in self._readout(data))
-        fig = self._draw(data)
-        buffer = io.BytesIO()
-        fig.savefig(buffer, format="png", bbox_inches="tight")
-        plt.close(fig)
-        self.output.outputs = ({
-            "output_type": "display_data",
-            "data": {"image/png": base64.b64encode(buffer.getvalue()).decode("ascii"),
-                     "text/plain": "<figure>"},
-            "metadata": {},
-        },)
-
-    def _ipython_display_(self):
-        from IPython.display import display
-        display(self.widget)
-
-
-def _slider(kind: str, control: str, description: str, **kwargs):
-    """A slider that redraws on release, with the CSS class ``ddpm-slider-<control>``."""
-    import ipywidgets as widgets
-
-    cls = {"float": widgets.FloatSlider, "int": widgets.IntSlider,
-           "log": widgets.FloatLogSlider, "select": widgets.SelectionSlider}[kind]
-    slider = cls(description=description, continuous_update=False,
-                 style={"description_width": "9em"}, layout=widgets.Layout(width="32em"), **kwargs)
-    slider.add_class(f"ddpm-slider-{control}")
-    slider.add_class("ddpm-slider")
-    return slider
-
-
-@plotting._styled
-def grid_of(draw: Callable, datas: Sequence[dict], ncols: int = 3,
-            panel_size: tuple[float, float] = (3.2, 2.6), suptitle: str = "") -> Figure:
-    """Static small multiples: ``draw(data, ax=ax)`` for each data dict in ``datas``.
-
-    This is the static counterpart of a live view (it needs no kernel).
-    """
-    if not datas:
-        raise ValueError("datas must hold at least one view, got none")
-    nrows = math.ceil(len(datas) / ncols)
-    fig, axes = plotting.subplots(nrows, ncols, panel_size=panel_size)
-    for ax, data in zip(axes.flat, datas):
-        draw(data, ax=ax)
-    for ax in axes.flat[len(datas):]:
-        ax.axis("off")
-    for ax in axes.flat[1:]:                 # one legend is enough
-        if ax.get_legend() is not None:
-            ax.get_legend().remove()
-    if suptitle:
-        fig.suptitle(suptitle)
-    return fig
+def _shortcut(diffusion: GaussianDiffusion, x0: np.ndarray, t: int, noise: np.ndarray) -> np.ndarray:
+    """x_t of eq. (3.5) by :meth:`GaussianDiffusion.q_sample`; ``t = 0`` gives x_0 itself."""
+    if t == 0:
+        return x0.copy()
+    return diffusion.q_sample(torch.as_tensor(x0), t, noise=torch.as_tensor(noise)).numpy()
 
 
 # ------------------------------------------------------------- chapter 1: N(μ, σ²)
@@ -224,11 +73,10 @@ def normal_data(mu: float = 0.0, sigma: float = 1.0, n: int = 1000, seed: int = 
     moving σ stretches it.  Keys: ``mu, sigma, n, samples, grid, pdf,
     sample_mean, sample_std``.
     """
-    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
-        raise ValueError(f"n must be a positive integer, got {n!r}")
+    n = check_int(n, "n", 1)
     if not (np.isfinite(sigma) and sigma > 0):
         raise ValueError(f"sigma must be a finite number > 0, got {sigma!r}")
-    samples = sample_normal(mu, sigma, int(n), np.random.default_rng(_check_seed(seed)))
+    samples = sample_normal(mu, sigma, int(n), np.random.default_rng(check_int(seed, "seed", 0)))
     grid = np.linspace(*NORMAL_XLIM, 801)
     return {"mu": float(mu), "sigma": float(sigma), "n": int(n), "samples": samples,
             "grid": grid, "pdf": normal_pdf(grid, mu, sigma),
@@ -250,9 +98,9 @@ def draw_normal(data: dict, ax=None) -> Figure:
 def normal_view(mu: float = 0.0, sigma: float = 1.0, n: int = 1000, seed: int = 0) -> LiveView:
     """Live sliders for μ, σ and n (classes ``ddpm-slider-mu``, ``-sigma``, ``-n``)."""
     controls = {
-        "mu": _slider("float", "mu", "mean μ", value=mu, min=-4.0, max=4.0, step=0.1),
-        "sigma": _slider("float", "sigma", "std σ", value=sigma, min=0.2, max=3.0, step=0.1),
-        "n": _slider("select", "n", "samples n", options=list(NORMAL_SIZES), value=n),
+        "mu": slider("float", "mu", "mean μ", value=mu, min=-4.0, max=4.0, step=0.1),
+        "sigma": slider("float", "sigma", "std σ", value=sigma, min=0.2, max=3.0, step=0.1),
+        "n": slider("select", "n", "samples n", options=list(NORMAL_SIZES), value=n),
     }
     return LiveView("normal", controls, lambda **v: normal_data(**v, seed=seed),
                     normal_readout, draw_normal)
@@ -276,14 +124,14 @@ def forward_data(beta_start: float = 8e-6, beta_end: float = 9e-5, T: int = 40,
     Keys: ``betas, alphas_cumprod`` (ᾱ_0 … ᾱ_T), ``T, t, alpha_bar_t, x0, noise,
     x_t, summary`` (:func:`~ddpm_lessons.schedules.schedule_summary`).
     """
-    T = _check_step(T, 1, 10_000, "T")
-    t = T if t is None else _check_step(t, 0, T)
+    T = check_int(T, "T", 1, 10_000)
+    t = T if t is None else check_time_step(t, T, first=0)
     betas = linear_beta_schedule(T, beta_start, beta_end)
     abar = _with_alpha_bar_0(betas)
-    rng = np.random.default_rng(_check_seed(seed))
+    rng = np.random.default_rng(check_int(seed, "seed", 0))
     x0 = make_spiral(n, rng).astype(np.float64)
     noise = rng.standard_normal(x0.shape)
-    x_t = math.sqrt(abar[t]) * x0 + math.sqrt(1.0 - abar[t]) * noise      # eq. (3.5)
+    x_t = _shortcut(_diffusion(betas), x0, t, noise)                      # eq. (3.5)
     return {"betas": betas, "alphas_cumprod": abar, "T": T, "t": t, "alpha_bar_t": float(abar[t]),
             "x0": x0, "noise": noise, "x_t": x_t, "summary": schedule_summary(betas)}
 
@@ -296,7 +144,7 @@ def forward_readout(data: dict) -> list[str]:
             f"β_1 = {s['beta_1']:.3g} · β_T = {s['beta_T']:.3g}"]
 
 
-@plotting._styled
+@styled
 def draw_forward(data: dict) -> Figure:
     """x_t over the spiral (left) and ᾱ_t against t with the current t marked (right)."""
     fig, (ax_x, ax_a) = plt.subplots(1, 2, figsize=(8.0, 3.8),
@@ -338,12 +186,12 @@ def forward_view(beta_start: float = 8e-6, beta_end: float = 9e-5, T: int = 40,
     """
     t = T if t is None else t
     controls = {
-        "beta_start": _slider("log", "beta-start", "β_start (×1000/T)", value=beta_start,
+        "beta_start": slider("log", "beta-start", "β_start (×1000/T)", value=beta_start,
                               base=10, min=-6, max=-2, step=0.05, readout_format=".2e"),
-        "beta_end": _slider("log", "beta-end", "β_end (×1000/T)", value=beta_end,
+        "beta_end": slider("log", "beta-end", "β_end (×1000/T)", value=beta_end,
                             base=10, min=-5, max=-1, step=0.05, readout_format=".2e"),
-        "T": _slider("int", "T", "steps T", value=T, min=10, max=1000, step=10),
-        "t": _slider("int", "t", "time step t", value=t, min=0, max=T, step=1),
+        "T": slider("int", "T", "steps T", value=T, min=10, max=1000, step=10),
+        "t": slider("int", "t", "time step t", value=t, min=0, max=T, step=1),
     }
     return LiveView("forward", controls, lambda **v: forward_data(**v, n=n, seed=seed),
                     forward_readout, draw_forward, sync=_sync_forward)
@@ -352,13 +200,14 @@ def forward_view(beta_start: float = 8e-6, beta_end: float = 9e-5, T: int = 40,
 # ---------------------------------------------------------------- chapter 3: shortcut
 
 def iterate_forward(x0: np.ndarray, betas: np.ndarray, t: int, rng: np.random.Generator) -> np.ndarray:
-    """x_t by ``t`` single steps of eq. (2.3): x_s = √(1-β_s) x_{s-1} + √β_s z_s."""
-    betas = validate_betas(betas)
-    t = _check_step(t, 0, betas.size)
-    x = np.array(x0, dtype=np.float64)
+    """x_t by ``t`` single steps of eq. (2.3) (:meth:`GaussianDiffusion.q_step`),
+    x_s = √(1-β_s) x_{s-1} + √β_s z_s, with the noise z_s drawn from ``rng``."""
+    diffusion = _diffusion(validate_betas(betas))
+    t = check_time_step(t, diffusion.num_timesteps, first=0)
+    x = torch.as_tensor(np.array(x0, dtype=np.float64))
     for s in range(1, t + 1):
-        x = math.sqrt(1.0 - betas[s - 1]) * x + math.sqrt(betas[s - 1]) * rng.standard_normal(x.shape)
-    return x
+        x = diffusion.q_step(x, s, noise=torch.as_tensor(rng.standard_normal(tuple(x.shape))))
+    return x.numpy()
 
 
 def shortcut_data(t: int = 10, betas: np.ndarray | None = None, n: int = 2000, seed: int = 0) -> dict:
@@ -372,13 +221,13 @@ def shortcut_data(t: int = 10, betas: np.ndarray | None = None, n: int = 2000, s
     mean_iterated, mean_shortcut, mean_exact, var_iterated, var_shortcut, var_exact``.
     """
     betas = demo_betas() if betas is None else validate_betas(betas)
-    t = _check_step(t, 0, betas.size)
-    seed = _check_seed(seed)
+    t = check_time_step(t, betas.size, first=0)
+    seed = check_int(seed, "seed", 0)
     abar = _with_alpha_bar_0(betas)
     x0 = make_spiral(n, np.random.default_rng(seed)).astype(np.float64)
     iterated = iterate_forward(x0, betas, t, np.random.default_rng([seed, 1]))
     eps = np.random.default_rng([seed, 2]).standard_normal(x0.shape)
-    shortcut = math.sqrt(abar[t]) * x0 + math.sqrt(1.0 - abar[t]) * eps   # eq. (3.5)
+    shortcut = _shortcut(_diffusion(betas), x0, t, eps)                   # eq. (3.5)
     return {"t": t, "T": int(betas.size), "alpha_bar_t": float(abar[t]), "alphas_cumprod": abar,
             "x0": x0, "iterated": iterated, "shortcut": shortcut,
             "mean_iterated": iterated.mean(0), "mean_shortcut": shortcut.mean(0),
@@ -397,7 +246,7 @@ def shortcut_readout(data: dict) -> list[str]:
             f" · exact {pair(data['var_exact'])}"]
 
 
-@plotting._styled
+@styled
 def draw_shortcut(data: dict) -> Figure:
     """The iterated x_t (left) beside the shortcut x_t (right)."""
     fig, (ax_l, ax_r) = plt.subplots(1, 2, figsize=(7.2, 3.9), sharex=True, sharey=True)
@@ -414,7 +263,7 @@ def draw_shortcut(data: dict) -> Figure:
 def shortcut_view(t: int = 10, betas: np.ndarray | None = None, n: int = 2000, seed: int = 0) -> LiveView:
     """A live slider over t (class ``ddpm-slider-t``) comparing iterated and shortcut x_t."""
     T = int((demo_betas() if betas is None else validate_betas(betas)).size)
-    controls = {"t": _slider("int", "t", "time step t", value=t, min=0, max=T, step=1)}
+    controls = {"t": slider("int", "t", "time step t", value=t, min=0, max=T, step=1)}
     return LiveView("shortcut", controls,
                     lambda **v: shortcut_data(**v, betas=betas, n=n, seed=seed),
                     shortcut_readout, draw_shortcut)
@@ -443,22 +292,22 @@ def posterior_data(t: int = 10, x0: float = 0.5, xt: float = -0.5,
     T = int(betas.size)
     if T < 2:
         raise ValueError(f"the posterior view needs T >= 2, got T = {T}")
-    t = _check_step(t, 2, T)
+    t = check_time_step(t, T, first=2)
     for name, value in (("x0", x0), ("xt", xt)):
         if not np.isfinite(value):
             raise ValueError(f"{name} must be a finite number, got {value!r}")
-    abar = _with_alpha_bar_0(betas)
-    beta_t, alpha_t = betas[t - 1], 1.0 - betas[t - 1]
-    abar_t, abar_prev = abar[t], abar[t - 1]
-    mean = (beta_t * math.sqrt(abar_prev) / (1 - abar_t) * x0
-            + (1 - abar_prev) * math.sqrt(alpha_t) / (1 - abar_t) * xt)             # eq. (4.5)
-    var = beta_t * (1 - abar_prev) / (1 - abar_t)                                  # eq. (4.6)
+    diffusion = _diffusion(betas)
+    x0_, xt_ = (torch.tensor([[float(v)]], dtype=torch.float64) for v in (x0, xt))
+    mean, var, _ = (float(v) for v in diffusion.q_posterior_mean_variance(x0_, xt_, t))  # (4.5)-(4.6)
+    prior_mean, prior_var = (float(v) for v in diffusion.q_mean_variance(x0_, t - 1))
+    evidence_mean, evidence_var = (float(v) for v in diffusion.q_mean_variance(x0_, t))
+    beta_t, abar = betas[t - 1], _with_alpha_bar_0(betas)
     grid = np.linspace(*POSTERIOR_XLIM, num)
-    prior = normal_pdf(grid, math.sqrt(abar_prev) * x0, math.sqrt(1 - abar_prev))  # q(x_{t-1}|x_0)
-    likelihood = normal_pdf(xt, math.sqrt(alpha_t) * grid, math.sqrt(beta_t))      # q(x_t|x_{t-1})
-    evidence = float(normal_pdf(xt, math.sqrt(abar_t) * x0, math.sqrt(1 - abar_t)))  # q(x_t|x_0)
+    prior = normal_pdf(grid, prior_mean, math.sqrt(prior_var))                     # q(x_{t-1}|x_0)
+    likelihood = normal_pdf(xt, math.sqrt(1.0 - beta_t) * grid, math.sqrt(beta_t))  # q(x_t|x_{t-1})
+    evidence = float(normal_pdf(xt, evidence_mean, math.sqrt(evidence_var)))       # q(x_t|x_0)
     return {"t": t, "T": T, "x0": float(x0), "xt": float(xt), "beta_t": float(beta_t),
-            "alpha_bar_t": float(abar_t), "alpha_bar_prev": float(abar_prev),
+            "alpha_bar_t": float(abar[t]), "alpha_bar_prev": float(abar[t - 1]),
             "posterior_mean": float(mean), "posterior_variance": float(var), "grid": grid,
             "prior": prior, "likelihood": likelihood, "evidence": evidence,
             "bayes": likelihood * prior / evidence,                                 # eq. (4.1)
@@ -474,7 +323,7 @@ def posterior_readout(data: dict) -> list[str]:
             f"largest gap Bayes vs closed form = {gap:.1e}"]
 
 
-@plotting._styled
+@styled
 def draw_posterior(data: dict, ax=None) -> Figure:
     """Prior, likelihood, posterior (closed form) and Bayes on a grid, against x_{t-1}."""
     if ax is None:
@@ -508,24 +357,15 @@ def posterior_view(t: int = 10, x0: float = 0.5, xt: float = -0.5,
     """Live sliders for t, x_0 and x_t (classes ``ddpm-slider-t``, ``-x0``, ``-xt``)."""
     T = int((demo_betas() if betas is None else validate_betas(betas)).size)
     controls = {
-        "t": _slider("int", "t", "time step t", value=t, min=2, max=T, step=1),
-        "x0": _slider("float", "x0", "data x₀", value=x0, min=-1.0, max=1.0, step=0.05),
-        "xt": _slider("float", "xt", "noised x_t", value=xt, min=-3.0, max=3.0, step=0.05),
+        "t": slider("int", "t", "time step t", value=t, min=2, max=T, step=1),
+        "x0": slider("float", "x0", "data x₀", value=x0, min=-1.0, max=1.0, step=0.05),
+        "xt": slider("float", "xt", "noised x_t", value=xt, min=-3.0, max=3.0, step=0.05),
     }
     return LiveView("posterior", controls, lambda **v: posterior_data(**v, betas=betas),
                     posterior_readout, draw_posterior)
 
 
-# ------------------------------------------------------------------ chapters 5–7
-# (views for the later chapters go below: <view>_data, <view>_readout,
-#  draw_<view>, <view>_view)
-
-
-READOUT_PATTERNS.update({
-    "mean_distance": r"mean distance = ([-+0-9.e]+)",
-    "coverage_ks": r"coverage KS = ([-+0-9.e]+)",
-})
-
+# ----------------------------------------------------------- chapter 7: reverse process
 
 def reverse_data(t: int, xs, x_starts) -> dict:
     """One step of a recorded reverse process, measured against the spiral (chapter 7).
@@ -537,14 +377,11 @@ def reverse_data(t: int, xs, x_starts) -> dict:
 
     Keys: ``t, T, x_t, x0_hat, closest, distance, mean_distance, coverage_ks``.
     """
-    from .optimal import closest_points, ks_statistic_uniform
-    from .spiral import T_MAX, T_MIN
-
-    xs, x_starts = plotting._as_frames(xs, "xs"), plotting._as_frames(x_starts, "x_starts")
+    xs, x_starts = check_points(xs, "xs", ndim=3), check_points(x_starts, "x_starts", ndim=3)
     if xs.shape != x_starts.shape:
         raise ValueError(f"xs and x_starts must have the same shape, got {xs.shape} and {x_starts.shape}")
     T = xs.shape[0] - 1
-    t = _check_step(t, 0, T)
+    t = check_time_step(t, T, first=0)
     t_star, closest, distance = closest_points(xs[t])
     return {"t": t, "T": T, "x_t": xs[t], "x0_hat": x_starts[t], "closest": closest,
             "distance": distance, "mean_distance": float(distance.mean()),
@@ -556,7 +393,7 @@ def reverse_readout(data: dict) -> list[str]:
             f"coverage KS = {fmt(data['coverage_ks'])}"]
 
 
-@plotting._styled
+@styled
 def draw_reverse(data: dict, lim: float = 2.0) -> Figure:
     """x_t with a line to its closest spiral point (left) beside x̂_0 (right)."""
     fig, (ax_l, ax_r) = plt.subplots(1, 2, figsize=(7.2, 3.9), sharex=True, sharey=True)
@@ -573,8 +410,8 @@ def draw_reverse(data: dict, lim: float = 2.0) -> Figure:
 def reverse_view(xs, x_starts, t: int | None = None, lim: float = 2.0) -> LiveView:
     """A live slider over t (class ``ddpm-slider-t``) that scrubs a recorded
     reverse process, with the lines to the closest points (chapter 7)."""
-    T = plotting._as_frames(xs, "xs").shape[0] - 1
+    T = check_points(xs, "xs", ndim=3).shape[0] - 1
     t = T if t is None else t
-    controls = {"t": _slider("int", "t", "time step t", value=t, min=0, max=T, step=1)}
+    controls = {"t": slider("int", "t", "time step t", value=t, min=0, max=T, step=1)}
     return LiveView("reverse", controls, lambda **v: reverse_data(**v, xs=xs, x_starts=x_starts),
                     reverse_readout, lambda data: draw_reverse(data, lim=lim))

@@ -1,6 +1,7 @@
-"""Tests of ``ddpm_lessons.widgets``: the pure update functions return the right
-numbers, the readouts print them in a stable form, and the live views react to
-their sliders (no browser needed)."""
+"""Tests of ``ddpm_lessons.views`` and ``ddpm_lessons.liveview``: the pure data
+functions return the right numbers (against values computed here, by hand),
+the readouts print them in a stable form, and the live views react to their
+sliders (no browser needed)."""
 from __future__ import annotations
 
 import base64
@@ -14,14 +15,12 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
-import torch  # noqa: E402
 
 from conftest import Z_TOL, cumprod_by_hand, linear_betas_by_hand  # noqa: E402
-from ddpm_lessons import widgets  # noqa: E402
-from ddpm_lessons.diffusion import GaussianDiffusion  # noqa: E402
-from ddpm_lessons.schedules import linear_beta_schedule, schedule_summary  # noqa: E402
+from ddpm_lessons import liveview, views  # noqa: E402
+from ddpm_lessons.schedules import schedule_summary  # noqa: E402
+from ddpm_lessons.spiral import T_MAX, T_MIN, make_spiral, spiral_curve  # noqa: E402
 
-pytest.importorskip("ipywidgets")
 
 
 @pytest.fixture(autouse=True)
@@ -31,7 +30,7 @@ def close_figures():
 
 
 def read(text: str, key: str) -> float:
-    match = re.search(widgets.READOUT_PATTERNS[key], text)
+    match = re.search(liveview.READOUT_PATTERNS[key], text)
     assert match, f"{key!r} not found in {text!r}"
     return float(match.group(1))
 
@@ -43,8 +42,8 @@ def classes(widget) -> list[str]:
 # ------------------------------------------------------------------------- normal
 
 def test_normal_data_is_mu_plus_sigma_z():
-    base = widgets.normal_data(0.0, 1.0, 1000, seed=3)
-    moved = widgets.normal_data(2.0, 0.5, 1000, seed=3)
+    base = views.normal_data(0.0, 1.0, 1000, seed=3)
+    moved = views.normal_data(2.0, 0.5, 1000, seed=3)
     np.testing.assert_allclose(moved["samples"], 2.0 + 0.5 * base["samples"], rtol=1e-12)
     z = np.random.default_rng(3).standard_normal(1000)
     np.testing.assert_allclose(base["samples"], z)
@@ -52,14 +51,14 @@ def test_normal_data_is_mu_plus_sigma_z():
     np.testing.assert_allclose(moved["pdf"], np.exp(-2 * (x - 2) ** 2) / (0.5 * math.sqrt(2 * math.pi)))
     assert moved["sample_mean"] == pytest.approx(2.0 + 0.5 * z.mean())
     assert moved["sample_std"] == pytest.approx(0.5 * z.std())
-    assert read("\n".join(widgets.normal_readout(moved)), "sample_mean") == pytest.approx(
+    assert read("\n".join(views.normal_readout(moved)), "sample_mean") == pytest.approx(
         moved["sample_mean"], rel=1e-3)
     with pytest.raises(ValueError, match="sigma must be a finite number > 0, got 0"):
-        widgets.normal_data(0.0, 0)
+        views.normal_data(0.0, 0)
 
 
 def test_normal_view_sliders_redraw():
-    view = widgets.normal_view()
+    view = views.normal_view()
     assert set(view.controls) == {"mu", "sigma", "n"}
     for name in ("mu", "sigma", "n"):
         assert f"ddpm-slider-{name}" in classes(view.controls[name])
@@ -78,12 +77,12 @@ def test_normal_view_sliders_redraw():
 # ------------------------------------------------------------------------ forward
 
 def test_forward_data_alpha_bar_T_matches_the_schedule(source_betas):
-    data = widgets.forward_data(8e-6, 9e-5, 40, 40)
+    data = views.forward_data(8e-6, 9e-5, 40, 40)
     by_hand = cumprod_by_hand(linear_betas_by_hand(40, 8e-6, 9e-5))
     assert data["summary"]["alpha_bar_T"] == pytest.approx(by_hand[-1], rel=1e-12)
     assert data["summary"] == schedule_summary(source_betas)
     np.testing.assert_allclose(data["alphas_cumprod"], [1.0] + by_hand, rtol=1e-12)
-    text = "\n".join(widgets.forward_readout(data))
+    text = "\n".join(views.forward_readout(data))
     assert "ᾱ_T = 0.9521" in text                        # the source schedule barely noises
     assert read(text, "alpha_bar_T") == pytest.approx(by_hand[-1], rel=1e-4)
     kl = 0.5 * (by_hand[-1] - by_hand[-1] - math.log(1 - by_hand[-1]))   # eq. (6.3) at |x_0| = 1
@@ -92,20 +91,20 @@ def test_forward_data_alpha_bar_T_matches_the_schedule(source_betas):
 
 
 def test_forward_data_moves_with_t_and_equals_the_shortcut():
-    d0, d10, d40 = (widgets.forward_data(1e-4, 0.02, 40, t) for t in (0, 10, 40))
+    d0, d10, d40 = (views.forward_data(1e-4, 0.02, 40, t) for t in (0, 10, 40))
     np.testing.assert_allclose(d0["x_t"], d0["x0"])                # t = 0 is the data
     assert np.abs(d10["x_t"] - d0["x_t"]).mean() > 0.1              # moving t moves the points
     np.testing.assert_array_equal(d10["x0"], d40["x0"])             # same x_0 and ε
-    diffusion = GaussianDiffusion(linear_beta_schedule(40), dtype=torch.float64)
-    expected = diffusion.q_sample(torch.as_tensor(d10["x0"]), 10, noise=torch.as_tensor(d10["noise"]))
-    np.testing.assert_allclose(d10["x_t"], expected.numpy(), rtol=1e-12, atol=1e-12)
-    assert d10["alpha_bar_t"] == pytest.approx(cumprod_by_hand(linear_betas_by_hand(40, 1e-4, 0.02))[9])
+    abar_10 = cumprod_by_hand(linear_betas_by_hand(40, 1e-4, 0.02))[9]
+    expected = math.sqrt(abar_10) * d10["x0"] + math.sqrt(1 - abar_10) * d10["noise"]   # eq. (3.5)
+    np.testing.assert_allclose(d10["x_t"], expected, rtol=1e-12, atol=1e-12)
+    assert d10["alpha_bar_t"] == pytest.approx(abar_10, rel=1e-12)
 
 
 def test_forward_data_statistics_match_q_xt_given_x0():
     """x_t - √ᾱ_t x_0 ~ N(0, 1 - ᾱ_t): its mean and variance within Z_TOL standard errors."""
     n, t = 20_000, 12
-    data = widgets.forward_data(1e-4, 0.02, 40, t, n=n, seed=5)
+    data = views.forward_data(1e-4, 0.02, 40, t, n=n, seed=5)
     abar = data["alpha_bar_t"]
     residual = data["x_t"] - math.sqrt(abar) * data["x0"]
     var = 1 - abar
@@ -115,13 +114,13 @@ def test_forward_data_statistics_match_q_xt_given_x0():
 
 def test_forward_data_rejects_bad_input():
     with pytest.raises(ValueError, match="t must be an integer in 0..40, got 41"):
-        widgets.forward_data(8e-6, 9e-5, 40, 41)
+        views.forward_data(8e-6, 9e-5, 40, 41)
     with pytest.raises(ValueError, match="beta_start <= beta_end"):
-        widgets.forward_data(1e-3, 1e-4, 40, 1)
+        views.forward_data(1e-3, 1e-4, 40, 1)
 
 
 def test_forward_view_classes_readout_and_sliders():
-    view = widgets.forward_view()
+    view = views.forward_view()
     names = {"beta_start": "beta-start", "beta_end": "beta-end", "T": "T", "t": "t"}
     for key, cls in names.items():
         assert f"ddpm-slider-{cls}" in classes(view.controls[key])
@@ -151,20 +150,21 @@ def test_forward_view_classes_readout_and_sliders():
 
 # ----------------------------------------------------------------------- shortcut
 
-def test_iterate_forward_equals_repeated_q_step(course_betas):
+def test_iterate_forward_equals_steps_of_eq_2_3_by_hand(course_betas):
     x0 = np.random.default_rng(0).standard_normal((8, 2))
-    ours = widgets.iterate_forward(x0, course_betas, 6, np.random.default_rng(11))
-    diffusion = GaussianDiffusion(course_betas, dtype=torch.float64)
-    rng, x = np.random.default_rng(11), torch.as_tensor(x0)
+    ours = views.iterate_forward(x0, course_betas, 6, np.random.default_rng(11))
+    betas = linear_betas_by_hand(40, 1e-4, 0.02)
+    rng, x = np.random.default_rng(11), x0.copy()
     for s in range(1, 7):
-        x = diffusion.q_step(x, s, noise=torch.as_tensor(rng.standard_normal((8, 2))))
-    np.testing.assert_allclose(ours, x.numpy(), rtol=1e-12)
+        x = math.sqrt(1 - betas[s - 1]) * x + math.sqrt(betas[s - 1]) * rng.standard_normal((8, 2))
+    np.testing.assert_allclose(ours, x, rtol=1e-12)
+    np.testing.assert_array_equal(views.iterate_forward(x0, course_betas, 0, rng), x0)
 
 
 @pytest.mark.parametrize("t", [0, 3, 10, 40])
 def test_shortcut_data_iterated_and_shortcut_agree_in_distribution(t):
     n = 20_000
-    data = widgets.shortcut_data(t, n=n, seed=2)
+    data = views.shortcut_data(t, n=n, seed=2)
     abar = cumprod_by_hand(linear_betas_by_hand(40, 1e-4, 0.02))
     abar_t = 1.0 if t == 0 else abar[t - 1]
     assert data["alpha_bar_t"] == pytest.approx(abar_t)
@@ -183,7 +183,7 @@ def test_shortcut_data_iterated_and_shortcut_agree_in_distribution(t):
 
 
 def test_shortcut_view_slider_and_readout():
-    view = widgets.shortcut_view(t=5)
+    view = views.shortcut_view(t=5)
     assert "ddpm-slider-t" in classes(view.controls["t"])
     assert view.controls["t"].max == 40
     assert read(view.readout_text(), "alpha_bar_t") == pytest.approx(view.data["alpha_bar_t"], rel=1e-3)
@@ -194,13 +194,15 @@ def test_shortcut_view_slider_and_readout():
 # ---------------------------------------------------------------------- posterior
 
 @pytest.mark.parametrize("t, x0, xt", [(2, 0.3, 0.1), (10, 0.5, -0.5), (40, -1.0, 1.0)])
-def test_posterior_data_matches_the_package_and_bayes(t, x0, xt, course_betas):
-    data = widgets.posterior_data(t, x0, xt)
-    diffusion = GaussianDiffusion(course_betas, dtype=torch.float64)
-    mean, var, _ = diffusion.q_posterior_mean_variance(torch.tensor([[x0]], dtype=torch.float64),
-                                                       torch.tensor([[xt]], dtype=torch.float64), t)
-    assert data["posterior_mean"] == pytest.approx(mean.item(), rel=1e-12, abs=1e-14)
-    assert data["posterior_variance"] == pytest.approx(var.item(), rel=1e-12)
+def test_posterior_data_matches_eq_4_5_by_hand_and_bayes(t, x0, xt):
+    data = views.posterior_data(t, x0, xt)
+    betas = linear_betas_by_hand(40, 1e-4, 0.02)
+    abar = [1.0] + cumprod_by_hand(betas)
+    beta, abar_t, abar_prev = betas[t - 1], abar[t], abar[t - 1]
+    mean = (beta * math.sqrt(abar_prev) * x0 + (1 - abar_prev) * math.sqrt(1 - beta) * xt) / (1 - abar_t)
+    var = beta * (1 - abar_prev) / (1 - abar_t)
+    assert data["posterior_mean"] == pytest.approx(mean, rel=1e-12, abs=1e-14)
+    assert data["posterior_variance"] == pytest.approx(var, rel=1e-12)
     # Bayes' rule on the grid equals the closed-form density, eq. (4.1) vs (4.5)-(4.6)
     peak = data["closed_form"].max()
     assert np.max(np.abs(data["bayes"] - data["closed_form"])) < 1e-9 * peak
@@ -208,28 +210,28 @@ def test_posterior_data_matches_the_package_and_bayes(t, x0, xt, course_betas):
     g, p = data["grid"], data["closed_form"]
     assert np.trapezoid(p, g) == pytest.approx(1.0, abs=1e-6)
     assert np.trapezoid(g * p, g) == pytest.approx(data["posterior_mean"], abs=1e-6)
-    text = "\n".join(widgets.posterior_readout(data))
+    text = "\n".join(views.posterior_readout(data))
     assert read(text, "posterior_mean") == pytest.approx(data["posterior_mean"], rel=1e-3, abs=1e-4)
     assert read(text, "posterior_variance") == pytest.approx(data["posterior_variance"], rel=1e-3)
 
 
 def test_posterior_data_rejects_t_1_and_nan():
-    with pytest.raises(ValueError, match="t must be an integer in 2..40, got 1"):
-        widgets.posterior_data(1, 0.0, 0.0)
+    with pytest.raises(ValueError, match=r"t must be an integer in 2\.\.40, got 1"):
+        views.posterior_data(1, 0.0, 0.0)
     with pytest.raises(ValueError, match="x0 must be a finite number"):
-        widgets.posterior_data(5, float("nan"), 0.0)
+        views.posterior_data(5, float("nan"), 0.0)
 
 
 def test_posterior_view_sliders_and_static_grid():
-    view = widgets.posterior_view()
+    view = views.posterior_view()
     for name in ("t", "x0", "xt"):
         assert f"ddpm-slider-{name}" in classes(view.controls[name])
     assert view.controls["t"].min == 2
     before = view.data["posterior_mean"]
     view.controls["xt"].value = 1.0
     assert view.data["posterior_mean"] > before                     # μ̃ grows with x_t
-    datas = [widgets.posterior_data(t) for t in (2, 10, 40)]
-    fig = widgets.grid_of(widgets.draw_posterior, datas, ncols=2, suptitle="posterior")
+    datas = [views.posterior_data(t) for t in (2, 10, 40)]
+    fig = views.grid_of(views.draw_posterior, datas, ncols=2, suptitle="posterior")
     drawn = [ax for ax in fig.axes if ax.axison]
     assert len(drawn) == 3
     for ax, data in zip(drawn, datas):
@@ -238,11 +240,74 @@ def test_posterior_view_sliders_and_static_grid():
 
 
 def test_draw_functions_title_and_label_every_axes():
-    figs = [widgets.draw_normal(widgets.normal_data()), widgets.draw_forward(widgets.forward_data()),
-            widgets.draw_shortcut(widgets.shortcut_data(5)),
-            widgets.draw_posterior(widgets.posterior_data())]
+    figs = [views.draw_normal(views.normal_data()), views.draw_forward(views.forward_data()),
+            views.draw_shortcut(views.shortcut_data(5)),
+            views.draw_posterior(views.posterior_data())]
     for fig in figs:
         for ax in fig.axes:
             assert ax.get_title() and ax.get_xlabel()
     spiral_axes = [figs[1].axes[0], *figs[2].axes]
     assert all(ax.get_aspect() == 1.0 for ax in spiral_axes)
+
+
+# ------------------------------------------------------------ the reverse view (ch. 7)
+
+def closest_by_brute_force(points: np.ndarray, n_grid: int = 200_001) -> np.ndarray:
+    """Closest spiral points by a dense grid of t (independent of the Newton solver)."""
+    grid = spiral_curve(np.linspace(T_MIN, T_MAX, n_grid))
+    return np.array([grid[np.argmin(((grid - p) ** 2).sum(axis=1))] for p in points])
+
+
+def trajectory(T: int = 6, n: int = 40, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """A made-up reverse process: x_t = spiral + t/T · noise, x̂_0 = the spiral."""
+    rng = np.random.default_rng(seed)
+    x0 = make_spiral(n, rng).astype(np.float64)
+    noise = rng.standard_normal((n, 2))
+    xs = np.stack([x0 + (t / T) * noise for t in range(T + 1)])
+    return xs, np.broadcast_to(x0, xs.shape).copy()
+
+
+def test_reverse_data_measures_x_t_against_brute_force():
+    xs, x_starts = trajectory(T=6, n=40)
+    data = views.reverse_data(4, xs, x_starts)
+    assert (data["t"], data["T"]) == (4, 6)
+    np.testing.assert_array_equal(data["x_t"], xs[4])
+    np.testing.assert_array_equal(data["x0_hat"], x_starts[4])
+    brute = closest_by_brute_force(xs[4])
+    np.testing.assert_allclose(data["closest"], brute, atol=1e-4)
+    distance = np.linalg.norm(brute - xs[4], axis=1)
+    assert data["mean_distance"] == pytest.approx(distance.mean(), abs=1e-6)
+    # KS of the closest-point parameters against U(1.5π, 4.5π), written out.
+    t_grid = np.linspace(T_MIN, T_MAX, 200_001)
+    curve = spiral_curve(t_grid)
+    t_brute = t_grid[[np.argmin(((curve - p) ** 2).sum(axis=1)) for p in xs[4]]]
+    u = np.sort((t_brute - T_MIN) / (T_MAX - T_MIN))
+    i = np.arange(1, u.size + 1)
+    ks = max(np.max(i / u.size - u), np.max(u - (i - 1) / u.size))
+    assert data["coverage_ks"] == pytest.approx(ks, abs=1e-4)
+    assert views.reverse_data(0, xs, x_starts)["mean_distance"] < 1e-6   # x_0 is on the spiral
+
+
+def test_reverse_data_rejects_bad_t_and_shapes():
+    xs, x_starts = trajectory(T=3)
+    with pytest.raises(ValueError, match=r"t must be an integer in 0..3, got 4"):
+        views.reverse_data(4, xs, x_starts)
+    with pytest.raises(ValueError, match="same shape"):
+        views.reverse_data(1, xs, x_starts[:, :5])
+
+
+def test_reverse_view_slider_readout_and_figure():
+    xs, x_starts = trajectory(T=6, n=30)
+    view = views.reverse_view(xs, x_starts)
+    slider = view.controls["t"]
+    assert "ddpm-slider-t" in slider._dom_classes and "ddpm-view-reverse" in view.widget._dom_classes
+    assert (slider.min, slider.max, slider.value) == (0, 6, 6)
+    text = view.readout_text()
+    assert read(text, "t") == 6 and read(text, "T") == 6
+    assert read(text, "mean_distance") == pytest.approx(view.data["mean_distance"], rel=1e-3)
+    slider.value = 0
+    assert view.data["t"] == 0
+    assert read(view.readout_text(), "mean_distance") < 1e-6
+    assert read(view.readout_text(), "coverage_ks") == pytest.approx(view.data["coverage_ks"], rel=1e-3)
+    fig = views.draw_reverse(view.data)
+    assert len(fig.axes) == 2 and all(ax.get_title() and ax.get_aspect() == 1.0 for ax in fig.axes)

@@ -1,0 +1,170 @@
+"""Tests of ddpm_lessons.animation: the frames show the data, the player and the GIF
+are built through matplotlib's public API and work offline."""
+from __future__ import annotations
+
+import base64
+import io
+import re
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+from matplotlib.animation import FuncAnimation  # noqa: E402
+from PIL import Image  # noqa: E402
+
+from ddpm_lessons import animation  # noqa: E402
+from ddpm_lessons.spiral import make_spiral  # noqa: E402
+
+
+@pytest.fixture(autouse=True)
+def close_figures():
+    yield
+    plt.close("all")
+
+
+def frames_of(K: int, n: int = 50) -> np.ndarray:
+    """K frames in which frame k is the constant point cloud (k, -k) / K: easy to identify."""
+    ks = np.arange(K, dtype=np.float64)[:, None, None]
+    return np.broadcast_to(np.concatenate([ks, -ks], axis=2) / K, (K, n, 2)).copy()
+
+
+def figure_title(fig) -> str:
+    return fig.get_suptitle()
+
+
+def png_frames(html: str) -> list[np.ndarray]:
+    """The frames embedded in a jshtml player, as RGB arrays."""
+    images = []
+    for data in re.findall(r'frames\[\d+\] = "data:image/png;base64,([^"]+)"', html):
+        with Image.open(io.BytesIO(base64.b64decode(data))) as image:
+            images.append(np.asarray(image.convert("RGB"), dtype=np.int16))
+    return images
+
+
+@pytest.mark.parametrize("num, budget", [(1, 41), (41, 41), (101, 41), (1001, 41), (10, 3)])
+def test_frame_indices(num, budget):
+    idx = animation.frame_indices(num, budget)
+    assert len(idx) == min(num, budget)
+    assert idx[0] == 0 and idx[-1] == num - 1
+    assert np.all(np.diff(idx) > 0)
+    with pytest.raises(ValueError, match="num_frames must be an integer >= 1, got 0"):
+        animation.frame_indices(0)
+
+
+def test_animate_points_subsamples_to_41_frames_and_updates_the_data():
+    frames = frames_of(101)
+    anim = animation.animate_points(frames, [f"t = {k}" for k in range(101)], title="x_t")
+    assert anim.num_frames == 41 and len(anim.frame_index) == 41
+    assert anim.frame_index[0] == 0 and anim.frame_index[-1] == 100
+    (ax,) = anim.figure.axes
+    assert ax.get_aspect() == 1.0 and ax.get_xlabel() and ax.get_ylabel()
+    anim.update(20)
+    k = anim.frame_index[20]
+    np.testing.assert_allclose(ax.collections[0].get_offsets(), frames[k])
+    assert figure_title(anim.figure) == f"t = {k}"
+    assert ax.get_title() == "x_t"
+    with pytest.raises(ValueError, match="one frame title per frame: 101 frames, got 2"):
+        animation.animate_points(frames, ["a", "b"])
+    with pytest.raises(ValueError, match=r"frames must have shape \(K, n, 2\)"):
+        animation.animate_points(np.zeros((4, 3)))
+    with pytest.raises(ValueError, match="fps must be > 0"):
+        animation.animate_points(frames, fps=0)
+
+
+def test_animate_pairs_holds_the_last_frame():
+    T = 40
+    order = np.arange(T, -1, -1)
+    xs, x_starts = frames_of(T + 1), -frames_of(T + 1)
+    anim = animation.animate_pairs(xs[order], x_starts[order], [f"t = {t}" for t in order],
+                                   hold=4)
+    assert anim.num_frames == 41                          # 37 distinct + 4 held
+    ax_l, ax_r = anim.figure.axes
+    anim.update(0)
+    np.testing.assert_allclose(ax_l.collections[0].get_offsets(), xs[T])
+    np.testing.assert_allclose(ax_r.collections[0].get_offsets(), x_starts[T])
+    assert figure_title(anim.figure) == "t = 40"
+    for k in range(37, 41):
+        anim.update(k)
+        np.testing.assert_allclose(ax_l.collections[0].get_offsets(), xs[0])
+        assert figure_title(anim.figure) == "t = 0"
+    with pytest.raises(ValueError, match="same number of frames"):
+        animation.animate_pairs(xs, x_starts[:-1], ["t"] * 41)
+    with pytest.raises(ValueError, match=r"hold must be an integer in 0\.\.40, got 41"):
+        animation.animate_pairs(xs, x_starts, ["t"] * 41, hold=41)
+
+
+def test_an_animation_is_a_public_func_animation():
+    anim = animation.animate_points(frames_of(5), fps=4)
+    func_animation = anim.func_animation()
+    assert isinstance(func_animation, FuncAnimation)
+    assert func_animation.to_jshtml(fps=anim.fps).count("data:image/png;base64,") == 5
+
+
+def test_to_jshtml_shows_every_frame_offline_and_is_reproducible():
+    frames = np.stack([make_spiral(300, np.random.default_rng(k)) for k in range(12)])
+    anim = animation.animate_points(frames, [f"t = {k}" for k in range(12)], title="x_t")
+    num = anim.figure.number
+    html = animation.to_jshtml(anim)
+    assert "new Array(12)" in html
+    assert 'type="range"' in html                          # the frame slider
+    assert 'title="Next frame"' in html
+    assert "http" not in html and 'class="fa' not in html  # works offline: no CDN, no icon font
+    assert html.count("<button") == 9 and "▶" in html
+    assert not plt.fignum_exists(num)
+    again = animation.animate_points(frames, [f"t = {k}" for k in range(12)], title="x_t")
+    assert animation.to_jshtml(again) == html              # ids derive from the content
+    images = png_frames(html)
+    assert len(images) == 12
+    assert np.abs(images[0] - images[1]).sum() > 0         # the points moved
+    with pytest.raises(ValueError, match="default_mode"):
+        animation.to_jshtml(again, default_mode="bounce")
+
+
+def test_player_frames_show_the_clouds_where_they_are():
+    # one cloud at the left edge, then at the right: the dark pixels move right.
+    frames = np.zeros((2, 200, 2))
+    frames[0, :, 0], frames[1, :, 0] = -1.5, 1.5
+    anim = animation.animate_points(frames, spiral=False, lim=2.0)
+    first, second = png_frames(animation.to_jshtml(anim))
+    columns = [np.flatnonzero((image.sum(axis=2) < 450).any(axis=0)) for image in (first, second)]
+    moved = columns[1][columns[1] > first.shape[1] // 2]
+    assert moved.size and not np.isin(moved, columns[0]).all()
+
+
+@pytest.mark.parametrize("hold, expected", [(0, 11), (4, 11)])
+def test_save_gif_writes_a_valid_gif(tmp_path, hold, expected):
+    anim = animation.animate_points(frames_of(11, n=100), hold=hold, fps=10)
+    assert anim.num_frames == 11 + hold
+    path = animation.save_gif(anim, tmp_path / "sub" / "anim.gif")
+    with Image.open(path) as gif:
+        assert gif.format == "GIF"
+        assert gif.n_frames == expected
+        durations = []
+        for k in range(gif.n_frames):
+            gif.seek(k)
+            durations.append(gif.info["duration"])
+    assert durations[0] == 100
+    assert durations[-1] == 100 * (hold + 1)               # the held frame is stored once
+    with pytest.raises(ValueError, match="must end in .gif"):
+        animation.save_gif(animation.animate_points(frames_of(2)), tmp_path / "x.mp4")
+
+
+def test_animate_segments_frames_show_the_given_lines():
+    rng = np.random.default_rng(0)
+    xs = rng.normal(size=(6, 12, 2))
+    targets = xs[:, ::-1]                                  # any targets will do
+    anim = animation.animate_segments(xs, targets, [f"t = {k}" for k in range(6)], title="A",
+                                      max_frames=4)
+    ax = anim.figure.axes[0]
+    assert ax.get_title() == "A" and ax.get_aspect() == 1.0 and ax.get_xlabel()
+    np.testing.assert_array_equal(anim.frame_index, [0, 2, 3, 5])
+    anim.update(2)                                         # the third frame: input frame 3
+    (lines,) = [c for c in ax.collections if type(c).__name__ == "LineCollection"]
+    np.testing.assert_allclose(np.array(lines.get_segments()), np.stack([xs[3], targets[3]], axis=1))
+    assert figure_title(anim.figure) == "t = 3"
+    with pytest.raises(ValueError, match="one frame title per frame"):
+        animation.animate_segments(xs, targets, ["only one"])
