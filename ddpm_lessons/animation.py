@@ -15,7 +15,9 @@ targets, chapter 7).  Frames have shape ``(K, n, 2)``.
 """
 from __future__ import annotations
 
+import base64
 import hashlib
+import io
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,6 +30,7 @@ from matplotlib.animation import FuncAnimation, PillowWriter
 from matplotlib.artist import Artist
 from matplotlib.collections import LineCollection
 from matplotlib.figure import Figure
+from PIL import Image
 
 from .style import COLORS, STYLE, axis_limit, draw_spiral_curve, spiral_axes, styled
 from .validation import check_int, check_points
@@ -206,7 +209,17 @@ _PLAYER_GLYPHS = {
 """Button icons of the player, as text (no icon font needed)."""
 
 
-def to_jshtml(animation: Animation, default_mode: str = "once", close: bool = True) -> str:
+def _with_palette(match: re.Match, colors: int) -> str:
+    """A base64 PNG frame of the player, stored again with a palette of ``colors`` colours."""
+    data = base64.b64decode(match.group(1).replace("\\\n", ""))
+    with Image.open(io.BytesIO(data)) as image:
+        buffer = io.BytesIO()
+        image.convert("RGB").quantize(colors=colors).save(buffer, format="PNG")
+    return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
+
+
+def to_jshtml(animation: Animation, default_mode: str = "once", colors: int | None = 128,
+              close: bool = True) -> str:
     """The animation as a self-contained HTML/JavaScript player: matplotlib's own
     (``FuncAnimation.to_jshtml``), with play/pause buttons and a slider that
     steps through the frames (embedded as PNG).  It works on a static page
@@ -215,8 +228,10 @@ def to_jshtml(animation: Animation, default_mode: str = "once", close: bool = Tr
     Two changes make it fit a book: the buttons' Font Awesome stylesheet (from
     a CDN) is dropped and the icons become Unicode glyphs, so the page works
     offline; and the player's random element id is replaced by a hash of its
-    content, so re-running a notebook gives the same HTML.  ``default_mode``
-    is ``"once"``, ``"loop"`` or ``"reflect"``.  The figure is closed
+    content, so re-running a notebook gives the same HTML.  Frames are stored
+    with a palette of ``colors`` colours (about half the size of full RGB, with
+    no visible loss for scatter plots); ``colors=None`` keeps them as drawn.
+    ``default_mode`` is ``"once"``, ``"loop"`` or ``"reflect"``.  The figure is closed
     afterwards (``close=True``) so that it is not displayed a second time.
     Display the result with ``IPython.display.HTML``.
     """
@@ -224,6 +239,9 @@ def to_jshtml(animation: Animation, default_mode: str = "once", close: bool = Tr
         raise ValueError(f"default_mode must be 'once', 'loop' or 'reflect', got {default_mode!r}")
     with matplotlib.rc_context(STYLE):
         html = animation.func_animation().to_jshtml(fps=animation.fps, default_mode=default_mode)
+    if colors is not None:
+        html = re.sub(r"data:image/png;base64,([A-Za-z0-9+/=\\\n]+)",
+                      lambda match: _with_palette(match, colors), html)
     html = re.sub(r'<link rel="stylesheet"\s+href="https?://[^"]*font-awesome[^"]*">\s*', "", html)
     for icon, glyph in _PLAYER_GLYPHS.items():
         html = html.replace(f'<i class="fa {icon}"></i>', f'<span aria-hidden="true">{glyph}</span>')

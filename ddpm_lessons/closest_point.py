@@ -24,6 +24,7 @@ best iterate seen, so it is never worse than its seed.  Minima at the ends
 """
 from __future__ import annotations
 
+import functools
 import math
 
 import numpy as np
@@ -77,6 +78,17 @@ def squared_distance_derivatives(
     return value, slope, curvature
 
 
+@functools.lru_cache(maxsize=4)
+def _seed_grid(n_grid: int) -> tuple[np.ndarray, np.ndarray]:
+    """The grid of t and the terms of ``D(t) − |q|² = −2 q·p(t) + |p(t)|²`` on it,
+    as a ``(3, n_grid)`` matrix, so that ``(q_x, q_y, 1) @ terms`` is one small product."""
+    grid = np.linspace(T_MIN, T_MAX, n_grid)
+    curve = spiral_curve(grid)
+    terms = np.stack([-2.0 * curve[:, 0], -2.0 * curve[:, 1], np.sum(curve**2, axis=1)])
+    grid.flags.writeable = terms.flags.writeable = False
+    return grid, terms
+
+
 def _grid_seeds(
     points: np.ndarray, n_grid: int
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
@@ -100,11 +112,8 @@ def _grid_seeds(
     ``inner``, the points whose grid values just after T_MIN come within the
     margin of their smallest, and that smallest grid value of ``D`` for each.
     """
-    grid = np.linspace(T_MIN, T_MAX, n_grid)
+    grid, curve_terms = _seed_grid(n_grid)
     spacing = grid[1] - grid[0]
-    curve = spiral_curve(grid)
-    # D(t) − |q|² = −2 q·p(t) + |p(t)|²: one small matrix product.
-    curve_terms = np.stack([-2.0 * curve[:, 0], -2.0 * curve[:, 1], np.sum(curve**2, axis=1)])
     shifted = np.column_stack([points, np.ones(len(points))]) @ curve_terms
     norm_sq = np.sum(points**2, axis=1)
     index = np.arange(len(points))
@@ -119,10 +128,13 @@ def _grid_seeds(
     inner = np.flatnonzero(window[index, window.argmin(axis=1)] <= threshold)
     # Is any grid value other than the minimum and its neighbours within the
     # margin?  Those "crowded" points are the only ones with further seeds.
+    # (Hidden in place and put back: cheaper than a copy.)
     left, right = np.maximum(col - 1, 0), np.minimum(col + 1, n_grid - 1)
-    others = shifted.copy()
-    others[index, left] = others[index, col] = others[index, right] = np.inf
-    crowded = np.flatnonzero(others[index, others.argmin(axis=1)] <= threshold)
+    d_left, d_right = shifted[index, left], shifted[index, right]
+    shifted[index, left] = shifted[index, col] = shifted[index, right] = np.inf
+    crowded = np.flatnonzero(shifted[index, shifted.argmin(axis=1)] <= threshold)
+    shifted[index, left], shifted[index, right] = d_left, d_right
+    shifted[index, col] = smallest
     values = shifted[crowded]
     rising = values[:, 1:] > values[:, :-1]
     is_minimum = np.empty(values.shape, dtype=bool)

@@ -308,14 +308,14 @@ class GaussianDiffusion(nn.Module):
         spaced time steps (at most T) of the same trained model; ``eta = 0`` is
         deterministic and ``eta = 1`` recovers DDPM-like noise."""
         T = self.num_timesteps
-        num_steps = check_int(num_sampling_steps, "num_sampling_steps", 1, T)
+        num_sampling_steps = check_int(num_sampling_steps, "num_sampling_steps", 1, T)
         self.check_model(model)
         if not eta >= 0:
             raise ValueError(f"eta must be >= 0, got {eta!r}")
         x = self._start(shape, generator, device, self.betas.dtype)
         # Evenly spaced steps from T down to 1; a single step starts from T (x̂_0 from x_T).
-        times = (np.unique(np.linspace(1, T, num_steps).round().astype(int))[::-1]
-                 if num_steps > 1 else np.array([T]))
+        times = (np.unique(np.linspace(1, T, num_sampling_steps).round().astype(int))[::-1]
+                 if num_sampling_steps > 1 else np.array([T]))
         for k, t in enumerate(times):
             i = torch.full((x.shape[0],), int(t) - 1, dtype=torch.long, device=x.device)
             eps = model(x, i + 1)

@@ -111,12 +111,12 @@ def normal_view(mu: float = 0.0, sigma: float = 1.0, n: int = 1000, seed: int = 
 FORWARD_LIM = 3.0
 
 
-def forward_data(beta_start: float = 8e-6, beta_end: float = 9e-5, T: int = 40,
+def forward_data(beta_start: float = 8e-6, beta_end: float = 9e-5, num_timesteps: int = 40,
                  t: int | None = None, n: int = 1000, seed: int = 0) -> dict:
     """The noised spiral x_t for a linear schedule, and what the schedule does.
 
     The schedule is eq. (2.5) rescaled by 1000/T (eq. (2.6)), exactly
-    ``linear_beta_schedule(T, beta_start, beta_end)``.  x_t is drawn with the
+    ``linear_beta_schedule(num_timesteps, beta_start, beta_end)``.  x_t is drawn with the
     shortcut eq. (3.5), x_t = √ᾱ_t x_0 + √(1-ᾱ_t) ε, from a fixed spiral x_0 and
     fixed noise ε (``seed``), so that moving t moves the same points.
     ``t = 0`` shows the data; ``t=None`` means T.
@@ -124,7 +124,7 @@ def forward_data(beta_start: float = 8e-6, beta_end: float = 9e-5, T: int = 40,
     Keys: ``betas, alphas_cumprod`` (ᾱ_0 … ᾱ_T), ``T, t, alpha_bar_t, x0, noise,
     x_t, summary`` (:func:`~ddpm_lessons.schedules.schedule_summary`).
     """
-    T = check_int(T, "T", 1, 10_000)
+    T = check_int(num_timesteps, "num_timesteps", 1, 10_000)
     t = T if t is None else check_time_step(t, T, first=0)
     betas = linear_beta_schedule(T, beta_start, beta_end)
     abar = _with_alpha_bar_0(betas)
@@ -169,7 +169,7 @@ def draw_forward(data: dict) -> Figure:
 
 def _sync_forward(view: LiveView, change) -> None:
     """Keep t within 0..T; a t that sat at the end follows T."""
-    if change["owner"] is view.controls["T"]:
+    if change["owner"] is view.controls["num_timesteps"]:
         slider_t = view.controls["t"]
         at_end = slider_t.value == change["old"]
         slider_t.max = change["new"]
@@ -177,21 +177,22 @@ def _sync_forward(view: LiveView, change) -> None:
             slider_t.value = change["new"]
 
 
-def forward_view(beta_start: float = 8e-6, beta_end: float = 9e-5, T: int = 40,
+def forward_view(beta_start: float = 8e-6, beta_end: float = 9e-5, num_timesteps: int = 40,
                  t: int | None = None, n: int = 1000, seed: int = 0) -> LiveView:
     """Live sliders for β_start, β_end (before the 1000/T rescaling), T and t.
 
     Classes ``ddpm-slider-beta-start``, ``-beta-end``, ``-T``, ``-t``; the readout
     shows ``ᾱ_T = …`` and ``prior KL = … nats``.  Defaults: the source post's schedule.
     """
-    t = T if t is None else t
+    t = num_timesteps if t is None else t
     controls = {
         "beta_start": slider("log", "beta-start", "β_start (×1000/T)", value=beta_start,
                               base=10, min=-6, max=-2, step=0.05, readout_format=".2e"),
         "beta_end": slider("log", "beta-end", "β_end (×1000/T)", value=beta_end,
                             base=10, min=-5, max=-1, step=0.05, readout_format=".2e"),
-        "T": slider("int", "T", "steps T", value=T, min=10, max=1000, step=10),
-        "t": slider("int", "t", "time step t", value=t, min=0, max=T, step=1),
+        "num_timesteps": slider("int", "T", "steps T", value=num_timesteps, min=10, max=1000,
+                                step=10),
+        "t": slider("int", "t", "time step t", value=t, min=0, max=num_timesteps, step=1),
     }
     return LiveView("forward", controls, lambda **v: forward_data(**v, n=n, seed=seed),
                     forward_readout, draw_forward, sync=_sync_forward)

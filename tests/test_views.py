@@ -121,7 +121,7 @@ def test_forward_data_rejects_bad_input():
 
 def test_forward_view_classes_readout_and_sliders():
     view = views.forward_view()
-    names = {"beta_start": "beta-start", "beta_end": "beta-end", "T": "T", "t": "t"}
+    names = {"beta_start": "beta-start", "beta_end": "beta-end", "num_timesteps": "T", "t": "t"}
     for key, cls in names.items():
         assert f"ddpm-slider-{cls}" in classes(view.controls[key])
         assert view.controls[key].description
@@ -133,9 +133,9 @@ def test_forward_view_classes_readout_and_sliders():
     view.controls["t"].value = 30
     assert not np.allclose(view.data["x_t"], x_t5)
     # T bounds t; a t at the end follows T
-    view.controls["T"].value = 20
+    view.controls["num_timesteps"].value = 20
     assert view.controls["t"].max == 20 and view.controls["t"].value == 20
-    view.controls["T"].value = 100
+    view.controls["num_timesteps"].value = 100
     assert view.controls["t"].value == 100 and view.data["T"] == 100
     view.controls["beta_end"].value = 0.02
     expected = cumprod_by_hand(linear_betas_by_hand(100, 8e-6, 0.02))[-1]
