@@ -88,7 +88,7 @@ test-units: $(INSTALL_STAMP)
 # scripts/nbval_like_jupyter.py: a trailing `;` hides a result, and output captured
 # by an ipywidgets.Output widget stays in the widget, as in Jupyter and nbclient.
 test-notebooks: $(INSTALL_STAMP)
-	$(KERNEL_ENV) $(PY) -m pytest -p scripts.nbval_like_jupyter --nbval book solutions --nbval-current-env \
+	$(KERNEL_ENV) $(PY) -m pytest --nbval book solutions --nbval-current-env \
 		--nbval-sanitize-with scripts/nbval_sanitize.cfg $(ALLOW_NO_TESTS)
 
 # Full, strict rebuild from scratch (no stale pages): any warning fails.
