@@ -228,13 +228,17 @@ def shortcut_data(t: int = 10, betas: np.ndarray | None = None, n: int = 2000, s
     x0 = make_spiral(n, np.random.default_rng(seed)).astype(np.float64)
     iterated = iterate_forward(x0, betas, t, np.random.default_rng([seed, 1]))
     eps = np.random.default_rng([seed, 2]).standard_normal(x0.shape)
-    shortcut = _shortcut(_diffusion(betas), x0, t, eps)                   # eq. (3.5)
+    diffusion = _diffusion(betas)
+    shortcut = _shortcut(diffusion, x0, t, eps)                           # eq. (3.5)
+    # q(x_t | x_0) = N(√ᾱ_t x_0, 1 - ᾱ_t), eq. (3.4), averaged over the x_0 of the data
+    mean, var = ((torch.as_tensor(x0), torch.zeros(x0.shape)) if t == 0 else
+                 diffusion.q_mean_variance(torch.as_tensor(x0), t))
     return {"t": t, "T": int(betas.size), "alpha_bar_t": float(abar[t]), "alphas_cumprod": abar,
             "x0": x0, "iterated": iterated, "shortcut": shortcut,
             "mean_iterated": iterated.mean(0), "mean_shortcut": shortcut.mean(0),
-            "mean_exact": math.sqrt(abar[t]) * x0.mean(0),
+            "mean_exact": mean.numpy().mean(0),
             "var_iterated": iterated.var(0), "var_shortcut": shortcut.var(0),
-            "var_exact": abar[t] * x0.var(0) + 1.0 - abar[t]}
+            "var_exact": mean.numpy().var(0) + var.numpy()[0]}
 
 
 def shortcut_readout(data: dict) -> list[str]:
