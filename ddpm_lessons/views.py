@@ -30,7 +30,7 @@ from .normal import normal_pdf, sample_normal
 from .optimal import ks_statistic_uniform
 from .schedules import alphas_cumprod, linear_beta_schedule, schedule_summary, validate_betas
 from .spiral import T_MAX, T_MIN, make_spiral
-from .style import COLORS, styled
+from .style import COLORS, new_axes, styled
 from .validation import check_int, check_points, check_time_step
 
 DEMO_NUM_TIMESTEPS = 40
@@ -331,10 +331,7 @@ def posterior_readout(data: dict) -> list[str]:
 @styled
 def draw_posterior(data: dict, ax=None) -> Figure:
     """Prior, likelihood, posterior (closed form) and Bayes on a grid, against x_{t-1}."""
-    if ax is None:
-        fig, ax = plt.subplots(figsize=(6.6, 3.6))
-    else:
-        fig = ax.figure
+    fig, ax = new_axes(ax, (6.6, 3.6))
     grid, t = data["grid"], data["t"]
     # q(x_t | x_{t-1}) integrates to 1/√α_t over x_{t-1}; rescale it to a density.
     likelihood = data["likelihood"] * math.sqrt(1.0 - data["beta_t"])
