@@ -50,12 +50,15 @@ MEASURE_JS = r"""
     if (!jax) continue;
     const rect = jax.getBoundingClientRect();
     const text = (box.querySelector('mjx-assistive-mml') || box).textContent.trim().slice(0, 60);
+    // Cut off: the formula's box reaches past an ancestor that hides its overflow,
+    // or past the screen with no scrolling box on the way.
     let canScroll = false;
     let cut = false;
-    for (let el = jax; el && el !== document.body; el = el.parentElement) {
-      if (scrolls(el) && el.scrollWidth > el.clientWidth) { canScroll = true; break; }
+    for (let el = jax.parentElement; el && el !== document.body; el = el.parentElement) {
+      if (scrolls(el)) { canScroll = true; break; }
       const overflow = getComputedStyle(el).overflowX;
-      if ((overflow === 'hidden' || overflow === 'clip') && el.scrollWidth > el.clientWidth + 1) {
+      const r = el.getBoundingClientRect();
+      if ((overflow === 'hidden' || overflow === 'clip') && rect.right > r.right + 1) {
         cut = true; break;
       }
     }
