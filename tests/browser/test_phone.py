@@ -12,6 +12,9 @@ For every page of ``_build/html`` (``make book``):
 * figures are stored at two device pixels or more per CSS pixel, so they are
   sharp on high-resolution screens.
 
+The page weight (every byte the page loaded) and the widget scripts loaded are
+recorded too.
+
 What each page measured is written to ``_build/phone_report.json``.
 """
 
@@ -206,18 +209,3 @@ def test_formulas_and_figures_fit_a_phone(phone_context, server, report, rel):
     entry["smallest_tick_label_px"] = None if smallest is None else round(smallest, 1)
     entry["figures"] = len(data["figures"])
     assert not problems, f"{rel} on a 390 px phone:\n  " + "\n  ".join(problems[:20])
-
-
-@pytest.mark.parametrize("rel", PAGES)
-def test_widget_scripts_only_where_a_widget_is_shown(phone_context, server, rel):
-    """RequireJS and the widget manager (about 3.6 MB) load only on pages with a widget."""
-    if rel == "<no build>":
-        unavailable(f"the book is not built: {BUILD} has no HTML pages (run `make book`)")
-    html = (BUILD / rel).read_text(encoding="utf8")
-    shows_widget = "application/vnd.jupyter.widget-view+json" in html
-    loads = [name for name in ("require.js", "embed-amd.js") if name in html]
-    if not shows_widget:
-        assert not loads, f"{rel} shows no widget but loads {loads}"
-        assert "application/vnd.jupyter.widget-state+json" not in html, (
-            f"{rel} shows no widget but stores widget state"
-        )
