@@ -1,6 +1,7 @@
 # Denoising Diffusion from First Principles: build, test and maintenance.
 #
 #   make book      build the HTML book into _build/html/
+#   make pdf       print the whole course into _build/pdf/course.pdf
 #   make test      unit tests, notebook checks, strict book build, browser tests
 #   make execute   re-run every notebook in book/ and solutions/, saving outputs
 #   make bench     run the benchmark recipes
@@ -32,10 +33,10 @@ ALLOW_NO_TESTS := || [ $$? -eq 5 ]
 
 BUILD_FLAGS := -W -n --keep-going
 
-.PHONY: help setup vendor book test test-units test-notebooks test-book test-built chromium execute bench clean distclean
+.PHONY: help setup vendor book pdf test test-units test-notebooks test-book test-built chromium execute bench clean distclean
 
 help:
-	@sed -n '3,8p' $(firstword $(MAKEFILE_LIST)) | sed 's/^# *//'
+	@sed -n '3,9p' $(firstword $(MAKEFILE_LIST)) | sed 's/^# *//'
 
 # --- environment -----------------------------------------------------------
 
@@ -61,6 +62,16 @@ vendor: $(VENDOR_STAMP)
 book: $(INSTALL_STAMP) $(VENDOR_STAMP)
 	$(JUPYTER_BOOK) build . $(BUILD_FLAGS)
 	@echo "Open _build/html/index.html in a browser."
+
+# The whole course as one PDF: Sphinx's single-page HTML build, printed by the
+# system Chromium (scripts/build_pdf.py). `--builder pdfhtml` is not used: it
+# downloads a browser of its own.
+PDF := _build/pdf/course.pdf
+
+pdf: $(INSTALL_STAMP) $(VENDOR_STAMP) chromium
+	rm -rf _build/singlehtml
+	$(JUPYTER_BOOK) build . --builder singlehtml $(BUILD_FLAGS)
+	$(PY) scripts/build_pdf.py _build/singlehtml $(PDF)
 
 # --- tests -----------------------------------------------------------------
 
@@ -100,7 +111,8 @@ test-book: $(INSTALL_STAMP) $(VENDOR_STAMP)
 test-built: $(INSTALL_STAMP)
 	$(TEST_ENV) $(PY) -m pytest tests -m "book or browser" $(ALLOW_NO_TESTS)
 
-# Debian's Chromium for the browser tests (driven by Playwright; nothing downloaded).
+# Debian's Chromium for the browser tests and the PDF (driven by Playwright; nothing
+# downloaded), and poppler-utils, with which the tests read the PDF.
 chromium:
 	scripts/install_browser.sh
 

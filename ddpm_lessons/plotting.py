@@ -228,20 +228,26 @@ def plot_segments(points, targets, ax: Axes | None = None, title: str = "Closest
 def plot_segments_grid(points_list: Sequence, targets_list: Sequence, titles: Sequence[str],
                        suptitle: str = "Lines to the closest points", lim: float | None = None,
                        arrows: bool = False, panel_size: float = 2.6) -> Figure:
-    """Small multiples of :func:`plot_segments`, one panel per entry, in one row."""
+    """Small multiples of :func:`plot_segments`, one panel per entry, two per row
+    (so that the tick labels stay legible on a phone)."""
     if not (len(points_list) == len(targets_list) == len(titles)) or not titles:
         raise ValueError(f"need as many point sets, target sets and titles (at least one), got "
                          f"{len(points_list)}, {len(targets_list)} and {len(titles)}")
     points_list = [_as_points(p, "each entry of points_list") for p in points_list]
     targets_list = [_as_points(p, "each entry of targets_list") for p in targets_list]
     n = len(titles)
-    fig, axes = plt.subplots(1, n, squeeze=False, sharex=True, sharey=True,
-                             figsize=(panel_size * n, panel_size + 0.75))
+    ncols = min(n, 2)
+    nrows = math.ceil(n / ncols)
+    fig, axes = plt.subplots(nrows, ncols, squeeze=False, sharex=True, sharey=True,
+                             figsize=(panel_size * ncols, panel_size * nrows + 0.5))
     lim = _limit(*points_list, *targets_list) if lim is None else lim
     for k, ax in enumerate(axes.flat):
+        if k >= n:
+            ax.remove()
+            continue
         plot_segments(points_list[k], targets_list[k], ax=ax, title=titles[k], lim=lim,
                       arrows=arrows, size=3.0)
-        if k:
+        if k % ncols:
             ax.set_ylabel("")
     fig.suptitle(suptitle)
     return fig
@@ -271,7 +277,7 @@ def plot_history(history, title: str = "Training history", smooth: int = 50) -> 
         raise ValueError(f"{batch.size} steps do not split into {train_loss.size} equal epochs")
     per_epoch = batch.size // train_loss.size
     epoch_end = per_epoch * np.arange(1, train_loss.size + 1)
-    fig, ax = plt.subplots(figsize=(7.0, 3.6))
+    fig, ax = plt.subplots(figsize=(5.4, 3.6))
     steps = np.arange(1, batch.size + 1)
     ax.plot(steps, batch, color=COLORS["curve"], lw=0.4, alpha=0.5, label="loss of each batch")
     smoothed = _moving_average(batch, smooth)
@@ -310,11 +316,11 @@ def plot_reverse_metrics(mean_distances: Mapping, coverage: Mapping | None = Non
     lengths = {_to_numpy(v).size for v in [*mean_distances.values(), *(coverage or {}).values()]}
     fraction = len(lengths) > 1
     panels = 2 if coverage else 1
-    fig, axes = plt.subplots(1, panels, figsize=(4.6 * panels, 3.5), squeeze=False)
+    fig, axes = plt.subplots(panels, 1, figsize=(5.2, 3.3 * panels), squeeze=False)
     series = [(axes[0, 0], mean_distances, "mean distance to the spiral",
                "Mean distance to the spiral")]
     if coverage:
-        series.append((axes[0, 1], coverage, "coverage KS distance", "Coverage of the spiral (KS)"))
+        series.append((axes[1, 0], coverage, "coverage KS distance", "Coverage of the spiral (KS)"))
     for ax, curves, ylabel, panel_title in series:
         for label, values in curves.items():
             values = _to_numpy(values).ravel()
@@ -330,7 +336,7 @@ def plot_reverse_metrics(mean_distances: Mapping, coverage: Mapping | None = Non
         ax.set_title(panel_title)
         ax.set_ylim(bottom=0)
     if coverage:
-        ax = axes[0, 1]
+        ax = axes[1, 0]
         if floor is not None:
             ax.axhline(floor, color=COLORS["theory"], ls="--", lw=1,
                        label=f"typical for true samples ({floor:.3f})")
@@ -354,7 +360,8 @@ def plot_coverage_histograms(t_stars: Mapping, bins: int = 30,
     if not t_stars:
         raise ValueError("t_stars must hold at least one set of parameters, got none")
     n = len(t_stars)
-    fig, axes = plt.subplots(1, n, figsize=(2.9 * n, 2.9), squeeze=False, sharey=True)
+    fig, axes = plt.subplots(n, 1, figsize=(5.2, 1.9 * n + 0.6), squeeze=False, sharex=True,
+                             sharey=True)
     uniform = 1.0 / (T_MAX - T_MIN)
     for ax, (label, values) in zip(axes.flat, t_stars.items()):
         values = _to_numpy(values).ravel()

@@ -9,8 +9,11 @@ outputs. Run this after changing a notebook or the ddpm_lessons package:
 
 Each notebook runs with its own folder as the working directory, on the
 `python3` kernel of the interpreter running this script (the project's .venv),
-with PYTHONHASHSEED=0. Widget state is saved so the built pages can show the
-widgets. Execution counts come out as 1..N in cell order; the script checks it.
+with PYTHONHASHSEED=0. Widget state is saved only in notebooks whose page shows
+a widget: a live view in a cell tagged ``remove-output`` is not on the page, and
+with no stored state the page loads no widget scripts (RequireJS and the widget
+manager, about 3.6 MB). Execution counts come out as 1..N in cell order; the
+script checks it.
 """
 
 from __future__ import annotations
@@ -26,6 +29,8 @@ from nbclient import NotebookClient
 
 KERNEL_NAME = "python3"
 KERNELSPEC = {"display_name": "Python 3 (ipykernel)", "language": "python", "name": KERNEL_NAME}
+WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
+HIDDEN_OUTPUT_TAGS = {"remove-output", "remove-cell"}
 
 
 def find_notebooks(paths: list[str]) -> list[Path]:
@@ -50,6 +55,16 @@ def check_execution_counts(nb: nbformat.NotebookNode, path: Path) -> None:
         raise SystemExit(f"{path}: execution counts should be {expected}, got {counts}")
 
 
+def page_shows_widget(nb: nbformat.NotebookNode) -> bool:
+    """True when an output the built page keeps is a Jupyter widget."""
+    for cell in nb.cells:
+        if cell.cell_type != "code" or HIDDEN_OUTPUT_TAGS & set(cell.metadata.get("tags", [])):
+            continue
+        if any(WIDGET_VIEW in output.get("data", {}) for output in cell.get("outputs", [])):
+            return True
+    return False
+
+
 def execute(path: Path, timeout: int) -> None:
     nb = nbformat.read(path, as_version=4)
     nb.metadata["kernelspec"] = dict(KERNELSPEC)
@@ -62,6 +77,8 @@ def execute(path: Path, timeout: int) -> None:
         store_widget_state=True,
     )
     client.execute()
+    if not page_shows_widget(nb):
+        nb.metadata.pop("widgets", None)
     check_execution_counts(nb, path)
     nbformat.validate(nb)
     nbformat.write(nb, path)

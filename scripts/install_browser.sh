@@ -1,5 +1,7 @@
 #!/usr/bin/env bash
-# Install the browser used by the browser tests (tests/browser/).
+# Install the browser used by the browser tests (tests/browser/) and by `make pdf`,
+# and poppler-utils (pdfinfo, pdftotext, pdfimages), with which tests/test_pdf.py
+# reads the PDF.
 #
 # The tests drive Debian's own `chromium` package through Playwright for Python,
 # launched with executable_path=/usr/bin/chromium. Playwright's bundled browser
@@ -10,7 +12,7 @@ set -euo pipefail
 
 CHROMIUM=/usr/bin/chromium
 
-if [ -x "$CHROMIUM" ]; then
+if [ -x "$CHROMIUM" ] && command -v pdftotext >/dev/null 2>&1; then
     echo "chromium already installed: $("$CHROMIUM" --version 2>/dev/null || echo "$CHROMIUM")"
     exit 0
 fi
@@ -20,12 +22,12 @@ if [ "$(id -u)" -eq 0 ]; then
 elif command -v sudo >/dev/null 2>&1; then
     SUDO="sudo"
 else
-    echo "error: $CHROMIUM is missing and this script needs root (or sudo) to run apt-get" >&2
+    echo "error: $CHROMIUM or poppler-utils is missing and this script needs root (or sudo) to run apt-get" >&2
     exit 1
 fi
 
 $SUDO apt-get update
-DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y chromium
+DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y chromium poppler-utils
 
 if [ ! -x "$CHROMIUM" ]; then
     echo "error: apt-get finished but $CHROMIUM is still missing" >&2

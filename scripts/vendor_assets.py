@@ -6,6 +6,11 @@ manager from public CDNs. This course's book serves its own copies instead:
 * ``package.json`` / ``package-lock.json`` pin the npm packages;
 * this script runs ``npm ci`` when ``node_modules/`` is missing or out of date,
   then copies the files the pages need into ``book/_static/vendor/``;
+* without npm (a machine with only Python), it downloads the three locked
+  tarballs itself, from the ``resolved`` URLs in ``package-lock.json`` (or, when
+  the lock file leaves them out, the registry's standard tarball URL), checks
+  each against the lock file's ``integrity`` (SHA-512) before unpacking it into
+  ``node_modules/``, and copies from there in the same way;
 * ``_config.yml`` points Sphinx (``mathjax_path``) and MyST-NB
   (``nb_ipywidgets_js``) at those copies.
 
@@ -18,11 +23,17 @@ Usage: python scripts/vendor_assets.py [--force]
 from __future__ import annotations
 
 import argparse
+import base64
+import hashlib
+import io
 import json
+import os
 import shutil
 import subprocess
 import sys
-from pathlib import Path
+import tarfile
+import urllib.request
+from pathlib import Path, PurePosixPath
 
 ROOT = Path(__file__).resolve().parents[1]
 NODE_MODULES = ROOT / "node_modules"
@@ -71,13 +82,79 @@ def installed_version(name: str) -> str | None:
     return json.loads(manifest.read_text(encoding="utf8")).get("version")
 
 
+def locked_entries() -> dict[str, dict]:
+    """package-lock.json's entries (version, resolved, integrity) of the asset packages."""
+    lock = json.loads((ROOT / "package-lock.json").read_text(encoding="utf8"))
+    return {name: lock["packages"][f"node_modules/{name}"] for name in ASSETS}
+
+
+def check_integrity(data: bytes, integrity: str, what: str) -> None:
+    """Raise SystemExit unless ``data`` matches a ``sha512-<base64>`` integrity string."""
+    algorithm, _, expected = integrity.partition("-")
+    if algorithm != "sha512" or not expected:
+        raise SystemExit(f"{what}: expected a sha512 integrity in package-lock.json, got {integrity!r}")
+    actual = base64.b64encode(hashlib.sha512(data).digest()).decode("ascii")
+    if actual != expected:
+        raise SystemExit(f"{what}: the download does not match package-lock.json "
+                         f"(sha512 {actual[:16]}…, expected {expected[:16]}…); nothing was unpacked")
+
+
+def unpack_tarball(data: bytes, target: Path) -> None:
+    """Unpack an npm tarball (one top folder, usually ``package/``) into ``target``."""
+    if target.exists():
+        shutil.rmtree(target)
+    target.mkdir(parents=True)
+    with tarfile.open(fileobj=io.BytesIO(data), mode="r:gz") as tar:
+        for member in tar.getmembers():
+            parts = PurePosixPath(member.name).parts[1:]
+            if not parts or not (member.isfile() or member.isdir()):
+                continue
+            if any(part in ("..", "") for part in parts) or PurePosixPath(member.name).is_absolute():
+                raise SystemExit(f"unsafe path in tarball: {member.name!r}")
+            dest = target.joinpath(*parts)
+            if member.isdir():
+                dest.mkdir(parents=True, exist_ok=True)
+                continue
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            source = tar.extractfile(member)
+            dest.write_bytes(source.read() if source is not None else b"")
+
+
+REGISTRY = "https://registry.npmjs.org"
+
+
+def tarball_url(name: str, entry: dict) -> str:
+    """The locked ``resolved`` URL, or the registry's usual URL for name@version."""
+    if entry.get("resolved"):
+        return entry["resolved"]
+    registry = (os.environ.get("npm_config_registry") or REGISTRY).rstrip("/")
+    return f"{registry}/{name}/-/{name.rsplit('/', 1)[-1]}-{entry['version']}.tgz"
+
+
+def download(url: str) -> bytes:
+    with urllib.request.urlopen(url, timeout=120) as response:
+        return response.read()
+
+
+def fetch_from_registry() -> None:
+    """Without npm: the locked tarballs, verified, unpacked into node_modules/."""
+    for name, entry in locked_entries().items():
+        url, integrity = tarball_url(name, entry), entry.get("integrity")
+        if not integrity:
+            raise SystemExit(f"package-lock.json has no integrity for {name!r}")
+        print(f"+ fetch {url}", flush=True)
+        data = download(url)
+        check_integrity(data, integrity, f"{name}@{entry['version']}")
+        unpack_tarball(data, NODE_MODULES / name)
+
+
 def npm_ci() -> None:
     npm = shutil.which("npm")
     if npm is None:
-        raise SystemExit(
-            "npm was not found. Install Node.js and npm (Debian: `apt-get install nodejs npm`) "
-            "and run `make book` again."
-        )
+        print("npm was not found: fetching the locked packages from the registry with Python",
+              flush=True)
+        fetch_from_registry()
+        return
     cmd = [npm, "ci", "--ignore-scripts", "--no-audit", "--no-fund"]
     print("+ npm " + " ".join(cmd[1:]), flush=True)
     subprocess.run(cmd, cwd=ROOT, check=True)

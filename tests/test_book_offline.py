@@ -135,6 +135,21 @@ def test_math_and_widgets_use_the_local_copies(page: Path):
         assert order == sorted(order), f"widget scripts out of order on {page.name}: {scripts}"
 
 
+@pytest.mark.parametrize("page", CONTENT_PAGES, ids=lambda p: p.relative_to(HTML_DIR).as_posix())
+def test_widget_scripts_only_on_pages_that_show_a_widget(page: Path):
+    """RequireJS and the widget manager (about 3.6 MB) and the stored widget state
+    belong only on pages that display a widget (see scripts/execute_notebooks.py)."""
+    text = _text(page)
+    if "application/vnd.jupyter.widget-view+json" in text:
+        return
+    scripts = [_site_path(page, url) for url in _resources(page).scripts if not _is_remote(url)]
+    loaded = [s for s in scripts if s in {REQUIREJS, WIDGETS_OFFLINE, EMBED_AMD}]
+    assert loaded == [], f"{page.name} shows no widget but loads {loaded}"
+    assert "application/vnd.jupyter.widget-state+json" not in text, (
+        f"{page.name} shows no widget but stores widget state"
+    )
+
+
 @pytest.mark.parametrize("page", PAGES, ids=lambda p: p.relative_to(HTML_DIR).as_posix())
 def test_no_inline_script_is_repeated(page: Path):
     """A repeated `const` declaration throws in the browser (see _ext/book_html_fixes.py)."""

@@ -16,9 +16,7 @@ from __future__ import annotations
 
 import http.server
 import os
-import shutil
 import socket
-import tempfile
 import threading
 from dataclasses import dataclass, field
 from functools import partial
@@ -44,6 +42,7 @@ CHROMIUM_ARGS = [
 ]
 LOCAL_HOSTS = {"127.0.0.1", "localhost", "::1", "[::1]"}
 VIEWPORT = {"width": 1280, "height": 900}
+PHONE_VIEWPORT = {"width": 390, "height": 844}
 
 
 def in_ci() -> bool:
@@ -124,13 +123,21 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config):
 # --------------------------------------------------------------------------- browser
 
 
-@pytest.fixture(scope="session")
-def browser_context():
-    """One headless Chromium with a fresh profile, shared by all browser tests.
+def _guard_network(context) -> None:
+    """Abort every request that would leave this machine."""
 
-    Requests that would leave this machine are aborted (and recorded by
-    :class:`PageWatch`), so nothing is ever downloaded while the tests run.
-    """
+    def guard(route):
+        if is_local_url(route.request.url):
+            route.continue_()
+        else:
+            route.abort("blockedbyclient")
+
+    context.route("**/*", guard)
+
+
+@pytest.fixture(scope="session")
+def chromium_browser():
+    """One headless Chromium for the whole session; each context gets a fresh profile."""
     if not (CHROMIUM.is_file() and os.access(CHROMIUM, os.X_OK)):
         unavailable(f"{CHROMIUM} not found; run scripts/install_browser.sh")
     try:
@@ -138,33 +145,51 @@ def browser_context():
     except ImportError:
         unavailable("Playwright for Python is not installed (see requirements.txt)")
 
-    profile = tempfile.mkdtemp(prefix="ddpm-chromium-profile-")
     playwright = sync_playwright().start()
-    context = None
+    browser = None
     try:
-        context = playwright.chromium.launch_persistent_context(
-            profile,
-            executable_path=str(CHROMIUM),
-            headless=True,
-            args=CHROMIUM_ARGS,
-            viewport=VIEWPORT,
-            service_workers="block",
+        browser = playwright.chromium.launch(
+            executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS
         )
-        context.set_default_timeout(30_000)
+        yield browser
+    finally:
+        if browser is not None:
+            browser.close()
+        playwright.stop()
 
-        def guard(route):
-            if is_local_url(route.request.url):
-                route.continue_()
-            else:
-                route.abort("blockedbyclient")
 
-        context.route("**/*", guard)
+@pytest.fixture(scope="session")
+def browser_context(chromium_browser):
+    """A desktop-sized browsing context (1280 × 900), shared by the browser tests.
+
+    Requests that would leave this machine are aborted (and recorded by
+    :class:`PageWatch`), so nothing is ever downloaded while the tests run.
+    """
+    context = chromium_browser.new_context(viewport=VIEWPORT, service_workers="block")
+    context.set_default_timeout(30_000)
+    _guard_network(context)
+    try:
         yield context
     finally:
-        if context is not None:
-            context.close()
-        playwright.stop()
-        shutil.rmtree(profile, ignore_errors=True)
+        context.close()
+
+
+@pytest.fixture(scope="session")
+def phone_context(chromium_browser):
+    """A phone: 390 × 844 CSS pixels, a touch screen, two device pixels per CSS pixel."""
+    context = chromium_browser.new_context(
+        viewport=PHONE_VIEWPORT,
+        device_scale_factor=2,
+        is_mobile=True,
+        has_touch=True,
+        service_workers="block",
+    )
+    context.set_default_timeout(30_000)
+    _guard_network(context)
+    try:
+        yield context
+    finally:
+        context.close()
 
 
 @dataclass
