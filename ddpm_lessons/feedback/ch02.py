@@ -1,6 +1,7 @@
 """Checks of the exercises of chapter 2: the forward process."""
 from __future__ import annotations
 
+import functools
 from typing import Callable
 
 import numpy as np
@@ -120,11 +121,24 @@ def _cases_steps_needed(rng):
     return cases
 
 
+def _alpha_bar_T(T: int, beta_start: float, beta_end: float) -> float:
+    return float(alphas_cumprod(linear_beta_schedule(T, beta_start, beta_end, rescale=False))[-1])
+
+
+@functools.lru_cache(maxsize=64)
 def _ref_steps_needed(beta_start, beta_end, target):
-    T = 1
-    while alphas_cumprod(linear_beta_schedule(T, beta_start, beta_end, rescale=False))[-1] > target:
-        T += 1
-    return T
+    """The smallest T with ᾱ_T <= target, by bisection (ᾱ_T falls as T grows)."""
+    high = 1
+    while _alpha_bar_T(high, beta_start, beta_end) > target:
+        high *= 2
+    low = high // 2 + 1 if high > 1 else 1
+    while low < high:
+        middle = (low + high) // 2
+        if _alpha_bar_T(middle, beta_start, beta_end) <= target:
+            high = middle
+        else:
+            low = middle + 1
+    return low
 
 
 STEPS_NEEDED = Exercise(

@@ -103,13 +103,13 @@ def _describe_coefficient(name: str, got: float, want: float) -> str | None:
         return f"the term in `{name}` is missing (its coefficient should be {want:.4g})"
     if near(got, -want):
         return f"the sign of the `{name}` term is flipped"
+    if near(got, 1.0):
+        return f"`{name}` is not scaled (coefficient 1; it should be {want:.4g})"
     if want > 0 and near(got, want**2):
         return (f"the coefficient of `{name}` is {got:.4g}, the square of the right one, {want:.4g}: a square "
                 "root is missing (a variance where a standard deviation belongs?)")
     if want > 0 and got > 0 and near(got, want**0.5):
         return f"the coefficient of `{name}` is {got:.4g}, the square root of the right one, {want:.4g}: a square root too many"
-    if near(got, 1.0):
-        return f"`{name}` is not scaled (coefficient 1; it should be {want:.4g})"
     if abs(want) > 1e-9 and near(got, 1.0 / want):
         return f"the coefficient of `{name}` is 1 / {want:.4g}: you divided where you should multiply, or the reverse"
     return f"the coefficient of `{name}` is {got:.4g}, it should be {want:.4g}"
