@@ -41,6 +41,7 @@ SAMPLE_NORMAL = Exercise(
     make_cases=_cases_sample_normal,
     reference=sample_normal,
     arg_names=("mu", "sigma", "size", "rng"),
+    reference_mutates=True,   # drawing advances the generator
     mistakes=[
         variant("you scaled z by σ², the variance. Scale it by the standard deviation σ: μ + σ z, eq. (1.2).",
                 lambda mu, s, size, rng: sample_normal(mu, s**2, size, rng)),

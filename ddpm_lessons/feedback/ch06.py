@@ -23,7 +23,7 @@ def _gradients(loss: Tensor, inputs: list[Tensor]) -> list[Tensor] | None:
     if not isinstance(loss, Tensor) or loss.grad_fn is None:
         return None
     try:
-        grads = torch.autograd.grad(loss, inputs, allow_unused=True, retain_graph=True)
+        grads = torch.autograd.grad(loss.sum(), inputs, allow_unused=True, retain_graph=True)
     except RuntimeError:
         return None
     if all(g is None for g in grads):
@@ -159,7 +159,7 @@ TRAINING_LOSS = Exercise(
         variant("feed the noisy x_t to the model, not the clean x_0: first x_t = √(ᾱ_t) x_0 + √(1 - ᾱ_t) ε, "
                 "eq. (3.5).", lambda m, x0, t, b, n: _loss_with(m, x0, t, b, n, x_in="x0")),
         variant("the model must be called with the same t that made x_t (1 … T), not t - 1.",
-                lambda m, x0, t, b, n: None if t.min() == 1 else _loss_with(m, x0, t, b, n, shift=-1)),
+                lambda m, x0, t, b, n: _loss_with(m, x0, t, b, n, shift=-1)),
         variant("you summed the squared errors; eq. (6.5) averages them (F.mse_loss).",
                 lambda m, x0, t, b, n: _ref_training_loss(m, x0, t, b, n) * x0.numel()),
     ],
@@ -212,6 +212,7 @@ TRAIN_STEP = Exercise(
     call=lambda fn, args: _two_steps(fn, args),
     may_change=(0, 1),
     python_number=True,
+    reference_mutates=True,
     parts=("the loss of the first step", "the loss of the second step", "the parameters after two steps"),
     validators=[_optimizer_used],
     mistakes=[

@@ -66,7 +66,7 @@ def off_by_one(exercise: Exercise, cases, leaves, matched, ok) -> str | None:
         return None
     for shift in (-1, +1):
         for how in ("t", "schedule"):
-            applicable, wrong_somewhere = 0, False
+            applicable, wrong_somewhere, wrapped = 0, False, False
             for i in ok:
                 args = _shifted_args(exercise, cases[i].args, shift, how)
                 if args is None:
@@ -77,12 +77,16 @@ def off_by_one(exercise: Exercise, cases, leaves, matched, ok) -> str | None:
                 except Exception:  # noqa: BLE001 - the shifted reference does not exist here
                     continue
                 if not leaves_close(leaves[i], ref_leaves, exercise.rtol, exercise.atol):
+                    if shift == -1 and how == "schedule" and _t_values(cases[i].args[exercise.t_arg]).min() == 1:
+                        wrapped = True   # betas[t - 2] at t = 1 wraps round to β_T: still this mistake
+                        continue
                     applicable = -1
                     break
                 applicable += 1
                 wrong_somewhere |= not matched[i]
             if applicable > 0 and wrong_somewhere:
-                return OFF_BY_ONE[shift]
+                return OFF_BY_ONE[shift] + (" (At t = 1 an index t - 2 wraps round to the last entry.)"
+                                            if wrapped else "")
     return None
 
 

@@ -91,6 +91,8 @@ class Exercise:
         linear: ``(index, name)`` of tensor arguments the result is a linear combination of,
             for the diagnosis of its coefficients.
         python_number: numbers must be Python/numpy numbers, not tensors.
+        reference_mutates: the reference and the mistakes change their arguments (a training step),
+            so they get private copies; otherwise they share the case's (never the learner's) inputs.
         time_limit: seconds for all the calls of one check.
     """
 
@@ -110,6 +112,7 @@ class Exercise:
     betas_arg: int | None = None
     linear: tuple[tuple[int, str], ...] = ()
     python_number: bool = False
+    reference_mutates: bool = False
     rtol: float = 1e-4
     atol: float = 1e-5
     time_limit: float = DEFAULT_TIME_LIMIT
@@ -358,8 +361,9 @@ def run_check(exercise: Exercise, fn: Any, seed: int | None = None, time_limit: 
     return passed
 
 
-def _fresh(case: Case) -> tuple:
-    return copy.deepcopy(case.args)
+def _fresh(case: Case, exercise: Exercise | None = None) -> tuple:
+    """The case's arguments for the reference or a mistake (copies only when they would be changed)."""
+    return copy.deepcopy(case.args) if exercise is None or exercise.reference_mutates else case.args
 
 
 def judge(exercise: Exercise, cases: list[Case], results: list[Any], used_args: list[tuple]
@@ -367,7 +371,7 @@ def judge(exercise: Exercise, cases: list[Case], results: list[Any], used_args: 
     """(passed, message) for the learner's ``results`` on ``cases``."""
     from .diagnose import diagnose  # noqa: PLC0415 - the diagnoses use this module's helpers
 
-    expected = [exercise.reference(*_fresh(c)) for c in cases]
+    expected = [exercise.reference(*_fresh(c, exercise)) for c in cases]
     ok = [i for i, r in enumerate(results) if not isinstance(r, Raised)]
     raised = [i for i, r in enumerate(results) if isinstance(r, Raised)]
     if not ok:
@@ -434,7 +438,7 @@ def mistake_matches(mistake: Mistake, exercise: Exercise, cases, results, expect
     applicable, wrong_somewhere = 0, False
     for i in ok:
         try:
-            wrong = mistake.wrong(*_fresh(cases[i]))
+            wrong = mistake.wrong(*_fresh(cases[i], exercise))
         except Exception:  # noqa: BLE001 - the mistake does not apply to this case
             continue
         if wrong is None:

@@ -80,15 +80,10 @@ def parse_formula(value: Any, allowed: tuple[str, ...]) -> sympy.Expr:
     return expr
 
 
-def _equal(a: sympy.Expr, b: sympy.Expr, symbols: tuple[str, ...]) -> bool:
-    try:
-        if sympy.simplify(a - b) == 0:
-            return True
-    except Exception:  # noqa: BLE001 - fall back on numbers
-        pass
+def _numerically_equal(a: sympy.Expr, b: sympy.Expr, symbols: tuple[str, ...]) -> bool:
     rng = np.random.default_rng(0)
     names = [SYMBOLS[s] for s in symbols]
-    fa, fb = sympy.lambdify(names, a, "numpy"), sympy.lambdify(names, b, "numpy")
+    fa, fb = sympy.lambdify(names, a, "math"), sympy.lambdify(names, b, "math")
     for _ in range(20):
         point = rng.uniform(0.05, 0.6, size=len(names))   # inside (0, 1) for the α, β, ᾱ of the course
         try:
@@ -98,6 +93,16 @@ def _equal(a: sympy.Expr, b: sympy.Expr, symbols: tuple[str, ...]) -> bool:
         if not abs(va - vb) <= 1e-9 * max(1.0, abs(vb)):
             return False
     return True
+
+
+def _equal(a: sympy.Expr, b: sympy.Expr, symbols: tuple[str, ...]) -> bool:
+    """simplify(a - b) == 0; random points first, so that a wrong formula is rejected fast."""
+    if not _numerically_equal(a, b, symbols):
+        return False
+    try:
+        return sympy.simplify(a - b) == 0 or _numerically_equal(a, b, symbols)
+    except Exception:  # noqa: BLE001 - sympy could not decide; the numbers agreed
+        return True
 
 
 def _formula_hint(got: sympy.Expr, want: sympy.Expr) -> str:
@@ -131,7 +136,7 @@ def _check_formula(question: Question, value: Any) -> tuple[bool, str]:
 
 
 def _check_number(question: Question, value: Any) -> tuple[bool, str]:
-    if hasattr(value, "item") and getattr(value, "size", getattr(value, "numel", lambda: 1)()) == 1:
+    if hasattr(value, "item") and hasattr(value, "shape") and math.prod(value.shape) == 1:
         value = value.item()
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         return False, f"expected a number, got a {type(value).__name__}."

@@ -7,7 +7,8 @@ stop or hang the notebook that called the check:
   runs in a daemon thread that is abandoned when the limit passes);
 * ``SystemExit`` (``sys.exit()``, ``exit()``) is caught and reported;
 * everything the function prints (stdout and stderr) is captured, and at most
-  a few short lines of it are shown with the verdict.
+  a few short lines of it are shown with the verdict (in the main thread; in
+  another thread the prints are left alone, since ``sys.stdout`` is shared).
 """
 from __future__ import annotations
 
@@ -54,10 +55,12 @@ def printed_excerpt(text: str, lines: int = SHOWN_LINES, width: int = SHOWN_WIDT
     return "\n".join("      " + line for line in shown) + tail
 
 
-def _run(fn: Callable, args: tuple, outcome: Outcome) -> None:
+def _run(fn: Callable, args: tuple, outcome: Outcome, capture: bool = True) -> None:
     buffer = io.StringIO()
+    redirect = ((contextlib.redirect_stdout(buffer), contextlib.redirect_stderr(buffer)) if capture
+                else (contextlib.nullcontext(), contextlib.nullcontext()))
     try:
-        with contextlib.redirect_stdout(buffer), contextlib.redirect_stderr(buffer):
+        with redirect[0], redirect[1]:
             outcome.value = fn(*args)
     except TimeLimitExceeded:
         outcome.timed_out = True
@@ -89,7 +92,9 @@ def call_limited(fn: Callable, args: tuple, time_limit: float = DEFAULT_TIME_LIM
             signal.setitimer(signal.ITIMER_REAL, 0)
             signal.signal(signal.SIGALRM, previous)
         return outcome
-    worker = threading.Thread(target=_run, args=(fn, args, outcome), daemon=True)
+    # sys.stdout is shared by all threads: a redirection in an abandoned worker would swallow the
+    # notebook's own output, so outside the main thread the function's prints are not captured.
+    worker = threading.Thread(target=_run, args=(fn, args, outcome, False), daemon=True)
     worker.start()
     worker.join(time_limit)
     if worker.is_alive():  # cannot be stopped from outside: abandon it
