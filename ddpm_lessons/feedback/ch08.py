@@ -82,8 +82,10 @@ def pattern_problem(pattern: Pattern, points: np.ndarray, name: str) -> str | No
     if np.mean(part < 0) > 0.001:
         box = (f" Your points span x in [{lo[0]:.3g}, {hi[0]:.3g}] and y in [{lo[1]:.3g}, {hi[1]:.3g}]; the {name} "
                f"should span about [{x_lo:g}, {x_hi:g}] × [{y_lo:g}, {y_hi:g}].")
+        per_axis = (np.allclose(lo, -1.0, atol=0.02) and np.allclose(hi, 1.0, atol=0.02)
+                    and not np.allclose([x_lo, y_lo, x_hi, y_hi], [-1.0, -1.0, 1.0, 1.0]))
         hint = (" Normalise both coordinates with one affine map (the same centre and the same scale for x and y): "
-                "a separate map per axis distorts the shape." if hi[1] - lo[1] > 1.5 * (y_hi - y_lo) else
+                "a separate map per axis distorts the shape." if per_axis else
                 " Check the centre you subtract, the scale, and that the angles are in radians.")
         return (f"{np.mean(part < 0):.0%} of your points are not on the {name} (mean distance "
                 f"{distance.mean():.3g} to it).{box}{hint}")
@@ -207,7 +209,10 @@ def check_pattern_curve(data_fn: Callable, curve_fn: Callable, name: str = "moon
                f"{distance.max():.3g}): use the same shapes and normalisation as the data.")
         return False
     gaps = np.linalg.norm(np.diff(curve, axis=0), axis=1)
-    jumps = int(np.sum(gaps > 10 * np.median(gaps)))
+    neighbour = pairwise_distances(curve, curve)
+    np.fill_diagonal(neighbour, np.inf)
+    spacing = float(np.median(neighbour.min(axis=1)))   # independent of the order of the points
+    jumps = int(np.sum(gaps > 10 * spacing))
     if jumps > len(pattern.parts) - 1:
         report(FAIL, title, f"the curve is not ordered: {jumps} jumps between consecutive points (at most "
                f"{len(pattern.parts) - 1} between parts). Trace each part in order of its angle (np.linspace), "
