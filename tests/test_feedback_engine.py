@@ -6,7 +6,6 @@ import threading
 import time
 
 import numpy as np
-import pytest
 
 from ddpm_lessons import feedback as fb
 from ddpm_lessons.feedback import ch01, ch02

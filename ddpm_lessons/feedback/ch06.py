@@ -4,7 +4,6 @@ from __future__ import annotations
 import copy
 from typing import Any, Callable
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import Tensor

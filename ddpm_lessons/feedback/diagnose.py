@@ -24,7 +24,8 @@ import copy
 import numpy as np
 import torch
 
-from .engine import Exercise, Leaf, close, flatten, leaves_close, where
+from .compare import Leaf, close, flatten, leaves_close, where
+from .engine import Exercise
 
 OFF_BY_ONE = {
     -1: ("t is off by one: your values are those of step t - 1 (β_{t-1} or ᾱ_{t-1}, e.g. from betas[t - 2] or "
