@@ -188,7 +188,7 @@ def check_pattern_curve(data_fn: Callable, curve_fn: Callable, name: str = "moon
         if not callable(f):
             report(FAIL, title, f"expected a function, got a {type_name(f)}.")
             return False
-    n, m = 4000, 2001
+    n, m = 2000, 1001
     data_seed = int(np.random.default_rng(seed).integers(2**32))
     outcome = call_limited(lambda: (curve_fn(m), data_fn(n, np.random.default_rng(data_seed))), (), time_limit)
     if _outcome_problem(outcome, title, time_limit) is not None:
