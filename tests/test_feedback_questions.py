@@ -41,7 +41,7 @@ RIGHT = [
     ("3.4", "1 - alpha_1*alpha_2*alpha_3"),
     ("4.1", "x_0"),
     ("4.4", "alpha_t/beta_t + 1/(1 - abar_prev)"),
-    ("4.4", "(1 - beta_t*abar_prev... )".replace("... ", "")) if False else ("4.4", "(alpha_t*(1-abar_prev) + beta_t)/(beta_t*(1-abar_prev))"),
+    ("4.4", "(alpha_t*(1-abar_prev) + beta_t)/(beta_t*(1-abar_prev))"),
     ("4.5", "-beta_t / (sqrt(1 - abar_t) * sqrt(alpha_t))"),
     ("4.5", "-(1 - alpha_t)/sqrt(alpha_t*(1 - abar_t))"),
     ("5.2", "b"), ("5.3", "c"), ("6.4", "a"), ("7.2", "b"), ("7.3", "over"),
