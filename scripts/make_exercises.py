@@ -11,7 +11,11 @@ them this script writes ``exercises/<same name>.ipynb`` in which
   body (indented), so that the exercise notebook still runs top to bottom;
 * every markdown cell tagged ``answer`` or starting with ``**Answer.**``
   becomes the prompt ``**Answer.** *Write your answer here.*``;
-* cells tagged ``solution-only`` are dropped;
+* cells tagged ``solution-only`` are dropped; cells tagged ``exercise-only`` (hidden
+  on the solution page by ``remove-cell``) are kept, without ``remove-cell``;
+* the first heading ``# Solutions N: …`` becomes ``# Exercises N: …``, the
+  ``hide-input`` tags that fold the solution code are removed, and the labels of
+  ``{exercise}`` blocks get the suffix ``-task`` (labels are unique in the book);
 * outputs and execution counts are cleared, cell metadata is reduced to tags
   and editing flags, and the notebook metadata is a fixed kernel description,
   so re-executing the solutions does not change the exercises.
@@ -30,6 +34,7 @@ from __future__ import annotations
 import argparse
 import copy
 import json
+import re
 import sys
 from pathlib import Path
 
@@ -41,6 +46,9 @@ END = "### END SOLUTION"
 HINT = "### HINT:"
 ANSWER_MARKER = "**Answer.**"
 ANSWER_PROMPT = "**Answer.** *Write your answer here.*"
+SOLUTION_TITLE = re.compile(r"^# Solutions (\d+):")
+LABEL = re.compile(r"^(:label: )(\S+)$", flags=re.M)
+DROPPED_TAGS = ("hide-input", "remove-cell")
 GENERIC_HINT = "Replace this line with your code."
 KEEP_CELL_METADATA = ("tags", "editable", "deletable", "jupyter", "slideshow")
 # Fixed notebook metadata, so that re-executing the solutions (which rewrites the kernel
@@ -113,6 +121,12 @@ def make_exercise(notebook: dict, name: str = "notebook") -> dict:
         if "solution-only" in metadata.get("tags", []):
             continue
         cell["metadata"] = {k: v for k, v in metadata.items() if k in KEEP_CELL_METADATA}
+        if "tags" in cell["metadata"]:
+            tags = [t for t in cell["metadata"]["tags"] if t not in DROPPED_TAGS]
+            if tags:
+                cell["metadata"]["tags"] = tags
+            else:
+                del cell["metadata"]["tags"]
         if cell["cell_type"] == "code":
             cell["source"] = stub_code(_source(cell), f"{name}, cell {index}")
             cell["outputs"] = []
@@ -121,7 +135,8 @@ def make_exercise(notebook: dict, name: str = "notebook") -> dict:
             if _is_answer(cell):
                 cell["source"] = ANSWER_PROMPT
             else:
-                cell["source"] = _source(cell)
+                text = SOLUTION_TITLE.sub(r"# Exercises \1:", _source(cell)) if not cells else _source(cell)
+                cell["source"] = LABEL.sub(r"\1\2-task", text)
         cells.append(cell)
     exercise["cells"] = cells
     return exercise

@@ -29,7 +29,7 @@ NAMES = [
     "01_normal_distribution", "02_forward_process", "03_shortcut", "04_posterior", "05_model",
     "06_training_sampling", "07_optimal_solutions", "08_stretch_other_patterns",
 ]
-CHECK_CALL = re.compile(r"\b(check_\w+)\(([A-Za-z_]\w*)")
+CHECK_CALL = re.compile(r"\b(check_\w+)\((?:\"[\d.]+\", )?([A-Za-z_]\w*)")
 
 
 def _load_script():
@@ -128,6 +128,11 @@ def _toy_solution() -> dict:
         nbformat.v4.new_markdown_cell("**Answer.** Because of eq. (1.3).", id="c"),
         nbformat.v4.new_markdown_cell("The answer is 42.", id="d", metadata={"tags": ["answer"]}),
         nbformat.v4.new_markdown_cell("Only in the solutions.", id="e", metadata={"tags": ["solution-only"]}),
+        nbformat.v4.new_markdown_cell("Only in the exercises.", id="f",
+                                      metadata={"tags": ["exercise-only", "remove-cell"]}),
+        nbformat.v4.new_markdown_cell(":::{exercise} Question 1.1\n:label: q1-1\n:nonumber:\n\nWhy?\n:::", id="g"),
+        nbformat.v4.new_code_cell("def g():\n    ### BEGIN SOLUTION\n    return 2\n    ### END SOLUTION", id="h",
+                                  metadata={"tags": ["hide-input"]}),
     ]
     return json.loads(nbformat.writes(nb))
 
@@ -138,12 +143,22 @@ def test_make_exercise_transforms_cells():
     exercise = make_exercises.make_exercise(solution)
     assert json.dumps(solution, sort_keys=True) == before  # the input is not modified
     cells = exercise["cells"]
-    assert [c["id"] for c in cells] == ["a", "b", "c", "d"]
+    assert [c["id"] for c in cells] == ["a", "b", "c", "d", "f", "g", "h"]
+    assert cells[4]["metadata"] == {"tags": ["exercise-only"]}      # shown on the exercise page
+    assert ":label: q1-1-task\n" in _source(cells[5])                # labels stay unique in the book
+    assert cells[6]["metadata"] == {}                                  # solution code is folded only on solution pages
     assert cells[1]["outputs"] == [] and cells[1]["execution_count"] is None
     assert cells[1]["metadata"] == {"tags": ["keep"]}
     assert "return 1" not in _source(cells[1]) and "NotImplementedError" in _source(cells[1])
     assert _source(cells[2]) == _source(cells[3]) == make_exercises.ANSWER_PROMPT
     assert _source(cells[0]) == "# Title"
+
+
+def test_solution_title_becomes_exercise_title():
+    solution = _toy_solution()
+    solution["cells"][0]["source"] = "# Solutions 3: the shortcut"
+    exercise = make_exercises.make_exercise(solution)
+    assert _source(exercise["cells"][0]) == "# Exercises 3: the shortcut"
 
 
 def test_generation_is_deterministic_and_idempotent(tmp_path):
@@ -235,12 +250,23 @@ def test_solution_notebook_structure(name):
             later = " ".join(code[index:])
             for function in defined:
                 if make_exercises.BEGIN in src.split(f"def {function}(", 1)[1].split("\ndef ", 1)[0]:
-                    assert re.search(rf"check_\w+\((\w+, )?{function}\b", later), f"{function} is never checked"
-    # questions to think about, each answered
-    questions = re.findall(r"\*\*Question \d\.\d\.\*\*", markdown)
+                    assert re.search(rf"check_\w+\((\"[\d.]+\", )?(\w+, )?{function}\b", later), \
+                        f"{function} is never checked"
+    # questions to think about: {exercise} blocks, each with a folded model answer ({solution}, dropdown)
+    questions = re.findall(r":::\{exercise\} Question (\d\.\d)\n:label: (q\d-\d)\n", markdown)
     answers = [c for c in nb["cells"] if c["cell_type"] == "markdown" and make_exercises._is_answer(c)]
     assert len(questions) >= 1 and len(answers) == len(questions)
     assert all(len(_source(a)) > 150 for a in answers)
+    for (_, label), answer in zip(questions, answers):
+        assert _source(answer).startswith(f":::{{solution}} {label}\n:class: dropdown\n")
+    # the page says what it is: "Solutions N", its solution code folded
+    assert _source(nb["cells"][0]).startswith(f"# Solutions {int(name[:2])}: ")
+    for cell in nb["cells"]:
+        if cell["cell_type"] == "code" and make_exercises.BEGIN in _source(cell):
+            assert "hide-input" in cell["metadata"].get("tags", [])
+    # exercises are graded: a warm-up or core exercise, and at least one challenge per chapter
+    levels = re.findall(r"^## Exercise \d\.\d: .*\((warm-up|core|challenge)\)$", markdown, flags=re.M)
+    assert "challenge" in levels and ({"warm-up", "core"} & set(levels) or name.startswith("08"))
 
 
 @pytest.mark.parametrize("name", NAMES)
@@ -267,6 +293,36 @@ def test_exercise_notebook_has_no_solutions(name):
     assert answers and all(_source(c) == make_exercises.ANSWER_PROMPT for c in answers)
     stubs = sum(src.count("raise NotImplementedError(") for src in _code(exercise))
     assert stubs == sum(src.count(make_exercises.BEGIN) for src in _code(solution))
+    # the learner's page: its own title, no solution blocks, nothing folded away
+    assert _source(exercise["cells"][0]).startswith(f"# Exercises {int(name[:2])}: ")
+    markdown = "\n".join(_source(c) for c in exercise["cells"] if c["cell_type"] == "markdown")
+    assert "{solution}" not in markdown and "**worked solutions**" not in markdown
+    assert not any("hide-input" in c["metadata"].get("tags", []) or "remove-cell" in c["metadata"].get("tags", [])
+                   for c in exercise["cells"])
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_hints_never_give_the_answer(name):
+    """A stub's message is a hint: it contains no line of the solution it replaces."""
+    solution = _read(SOLUTIONS / f"{name}.ipynb")
+    for src in _code(solution):
+        for region in re.findall(r"### BEGIN SOLUTION\n(.*?)### END SOLUTION", src, flags=re.S):
+            hint = " ".join(line.strip()[len("### HINT:"):] for line in region.splitlines()
+                            if line.strip().startswith("### HINT:"))
+            code_lines = [line.strip() for line in region.splitlines()
+                          if line.strip() and not line.strip().startswith("#") and len(line.strip()) > 12]
+            for line in code_lines:
+                body = line.removeprefix("return ").strip()
+                assert body not in hint, f"{name}: the hint gives away `{line}`"
+
+
+def test_labels_are_unique_across_the_book():
+    labels = []
+    for folder in (SOLUTIONS, EXERCISES):
+        for path in folder.glob("*.ipynb"):
+            for cell in _read(path)["cells"]:
+                labels += re.findall(r"^:label: (\S+)$", _source(cell), flags=re.M)
+    assert labels and len(labels) == len(set(labels))
 
 
 # =============================================================================

@@ -1,0 +1,276 @@
+"""Checks of the stretch exercises: other patterns (two moons, two circles) and yardsticks for any curve.
+
+A pattern is given by the exercise text: its parts (each a curve drawn at a
+uniformly distributed angle), the share of points on each part (half each) and
+one affine normalisation for both coordinates.  The checks test the
+*distribution* of the learner's points against that description: every point
+on a part, the right share per part, angles uniform on their range (KS), the
+normalisation (the bounding box), and, for a curve, that it is ordered.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Callable
+
+import numpy as np
+
+from ..optimal import ks_statistic_uniform
+from .ch07 import nearest_curve_points, pairwise_distances, reference_mean_distance
+from .engine import FAIL, PASS, Case, Exercise, not_done, report, run_check, type_name, variant
+from .sandbox import call_limited
+
+
+@dataclass(frozen=True)
+class Part:
+    """A circle arc ``centre + radius (sign_x cos a, sign_y sin a)`` for a in [0, angle_max], raw coordinates."""
+
+    centre: tuple[float, float]
+    radius: float
+    signs: tuple[float, float]
+    angle_max: float
+
+    def angles_and_residuals(self, raw: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        rel = (raw - np.asarray(self.centre)) * np.asarray(self.signs) / self.radius
+        angle = np.mod(np.arctan2(rel[:, 1], rel[:, 0]), 2 * np.pi)
+        if self.angle_max < 2 * np.pi - 1e-9:   # an arc: the residual also counts leaving the arc
+            outside = (angle > self.angle_max) & (angle < 2 * np.pi - 1e-6)
+            residual = np.abs(np.hypot(rel[:, 0], rel[:, 1]) - 1) + outside * 1.0
+        else:
+            residual = np.abs(np.hypot(rel[:, 0], rel[:, 1]) - 1)
+        angle = np.where(angle > 2 * np.pi - 1e-6, 0.0, angle)
+        return angle, residual * self.radius
+
+
+@dataclass(frozen=True)
+class Pattern:
+    parts: tuple[Part, ...]
+    centre: tuple[float, float]
+    scale: float
+    box: tuple[tuple[float, float], tuple[float, float]]   # expected (x range, y range) after normalising
+
+    def raw(self, points: np.ndarray) -> np.ndarray:
+        return np.asarray(points, dtype=np.float64) / self.scale + np.asarray(self.centre)
+
+
+PATTERNS = {
+    "moons": Pattern(parts=(Part((0.0, 0.0), 1.0, (1.0, 1.0), math.pi), Part((1.0, 0.5), 1.0, (-1.0, -1.0), math.pi)),
+                     centre=(0.5, 0.25), scale=2.0 / 3.0, box=((-1.0, 1.0), (-0.5, 0.5))),
+    "circles": Pattern(parts=(Part((0.0, 0.0), 1.0, (1.0, 1.0), 2 * math.pi),
+                              Part((0.0, 0.0), 0.5, (1.0, 1.0), 2 * math.pi)),
+                       centre=(0.0, 0.0), scale=1.0, box=((-1.0, 1.0), (-1.0, 1.0))),
+}
+ON_PART = 1e-4
+
+
+def _assign(pattern: Pattern, points: np.ndarray):
+    """For each point: the part it lies on (-1 if none), its angle there, and its distance to the nearest part."""
+    raw = pattern.raw(points)
+    fits = [part.angles_and_residuals(raw) for part in pattern.parts]
+    residuals = np.stack([r for _, r in fits])
+    part = np.argmin(residuals, axis=0)
+    distance = residuals[part, np.arange(len(raw))]
+    angle = np.stack([a for a, _ in fits])[part, np.arange(len(raw))]
+    return np.where(distance < ON_PART, part, -1), angle, distance
+
+
+def pattern_problem(pattern: Pattern, points: np.ndarray, name: str) -> str | None:
+    """Why ``points`` (many of them) do not follow the pattern's law, or None."""
+    part, angle, distance = _assign(pattern, points)
+    (x_lo, x_hi), (y_lo, y_hi) = pattern.box
+    lo, hi = points.min(axis=0), points.max(axis=0)
+    if np.mean(part < 0) > 0.001:
+        box = (f" Your points span x in [{lo[0]:.3g}, {hi[0]:.3g}] and y in [{lo[1]:.3g}, {hi[1]:.3g}]; the {name} "
+               f"should span about [{x_lo:g}, {x_hi:g}] × [{y_lo:g}, {y_hi:g}].")
+        per_axis = (np.allclose(lo, -1.0, atol=0.02) and np.allclose(hi, 1.0, atol=0.02)
+                    and not np.allclose([x_lo, y_lo, x_hi, y_hi], [-1.0, -1.0, 1.0, 1.0]))
+        hint = (" Normalise both coordinates with one affine map (the same centre and the same scale for x and y): "
+                "a separate map per axis distorts the shape." if per_axis else
+                " Check the centre you subtract, the scale, and that the angles are in radians.")
+        return (f"{np.mean(part < 0):.0%} of your points are not on the {name} (mean distance "
+                f"{distance.mean():.3g} to it).{box}{hint}")
+    counts = np.bincount(part, minlength=len(pattern.parts))
+    n = len(points)
+    if sorted(counts.tolist()) != sorted([n // 2, n - n // 2]):
+        return (f"the points are on the {name}, but the parts hold {counts.tolist()} of the {n} points; each part "
+                f"should hold half of them ({n // 2} and {n - n // 2}).")
+    for k, p in enumerate(pattern.parts):
+        ks = ks_statistic_uniform(angle[part == k], 0.0, p.angle_max)
+        limit = 1.95 / math.sqrt(counts[k]) + 0.01
+        if ks > limit:
+            return (f"on part {k + 1} of the {name} the angles are not uniform on [0, {p.angle_max / math.pi:g}π] "
+                    f"(KS distance {ks:.3g}, expected below {limit:.2g}). Draw them with rng.uniform over the whole "
+                    "range, in radians.")
+    return None
+
+
+def check_pattern_data(fn: Callable, name: str = "moons", seed: int | None = None, time_limit: float = 10.0) -> bool:
+    """Check ``fn(n, rng) -> (n, 2)`` float32 numpy array of the pattern ``name`` ("moons" or "circles").
+
+    The check draws from ``fn`` and tests the law of the points (see the module docstring), the shape for even
+    and odd n, the dtype, and reproducibility from ``rng``.
+    """
+    title, pattern = f"{name} data", PATTERNS[name]
+    if not callable(fn):
+        report(FAIL, title, f"expected a function, got a {type_name(fn)}.")
+        return False
+    seed_a, seed_b = (int(s) for s in np.random.default_rng(seed).integers(2**32, size=2))
+
+    def draw():
+        results = {n: fn(n, np.random.default_rng(seed_a)) for n in (4000, 201, 7)}
+        return results, fn(4000, np.random.default_rng(seed_a)), fn(4000, np.random.default_rng(seed_b))
+
+    outcome = call_limited(draw, (), time_limit)
+    if _outcome_problem(outcome, title, time_limit) is not None:
+        return False
+    results, again, other = outcome.value
+    for n, out in results.items():
+        if out is None:
+            report(FAIL, title, "your function returned None. Did you forget the `return` statement?")
+            return False
+        if not isinstance(out, np.ndarray):
+            report(FAIL, title, f"returned a {type_name(out)}; return a numpy array of shape (n, 2).")
+            return False
+        if out.shape != (n, 2):
+            extra = (" When you split n between two parts, give the remainder to one of them (n // 2 and "
+                     "n - n // 2)." if n % 2 and out.ndim == 2 and out.shape[0] == n - 1 else "")
+            report(FAIL, title, f"for n = {n} expected shape ({n}, 2), got {out.shape}.{extra}")
+            return False
+        if not np.all(np.isfinite(out)):
+            report(FAIL, title, f"the points contain NaN or infinite values (n = {n}).")
+            return False
+    big = results[4000]
+    if big.dtype != np.float32:
+        report(FAIL, title, f"the points have dtype {big.dtype}; return float32 (.astype(np.float32)), the dtype "
+               "of the model's inputs.")
+        return False
+    problem = pattern_problem(pattern, big.astype(np.float64), name)
+    if problem:
+        report(FAIL, title, problem)
+        return False
+    if not np.array_equal(np.asarray(again), big):
+        report(FAIL, title, "two calls with generators of the same seed gave different points: draw all randomness "
+               "from the `rng` argument.")
+        return False
+    if np.array_equal(np.asarray(other), big):
+        report(FAIL, title, "generators with different seeds gave the same points: draw the randomness from `rng`.")
+        return False
+    report(PASS, title, "on the pattern, half on each part, uniform angles, reproducible from rng")
+    return True
+
+
+def _outcome_problem(outcome, title: str, time_limit: float) -> str | None:
+    """Report a call that did not return normally and return a non-None marker; None when all is well."""
+    if outcome.timed_out:
+        report(FAIL, title, f"your function did not finish within {time_limit:g} s.", outcome.printed)
+        return "x"
+    if outcome.exited:
+        report(FAIL, title, "your function called sys.exit() or exit(); return a value instead.", outcome.printed)
+        return "x"
+    if isinstance(outcome.error, NotImplementedError):
+        not_done(title)
+        return "x"
+    if outcome.error is not None:
+        report(FAIL, title, f"your function raised {type(outcome.error).__name__}: {outcome.error}", outcome.printed)
+        return "x"
+    return None
+
+
+def check_pattern_curve(data_fn: Callable, curve_fn: Callable, name: str = "moons", seed: int | None = None,
+                        time_limit: float = 10.0) -> bool:
+    """Check a dense curve ``curve_fn(m) -> (m, 2)`` for the pattern ``name`` and the data ``data_fn``.
+
+    The curve must lie on the pattern, be ordered (consecutive points close, except between parts), and be
+    spaced like the data's law, so that the data's nearest-point positions k/(m-1) are uniform (coverage).
+    """
+    title, pattern = f"{name} curve", PATTERNS[name]
+    for f in (data_fn, curve_fn):
+        if not callable(f):
+            report(FAIL, title, f"expected a function, got a {type_name(f)}.")
+            return False
+    n, m = 2000, 1001
+    data_seed = int(np.random.default_rng(seed).integers(2**32))
+    outcome = call_limited(lambda: (curve_fn(m), data_fn(n, np.random.default_rng(data_seed))), (), time_limit)
+    if _outcome_problem(outcome, title, time_limit) is not None:
+        return False
+    curve, data = outcome.value
+    if curve is None:
+        report(FAIL, title, "your curve function returned None. Did you forget the `return` statement?")
+        return False
+    if not isinstance(curve, np.ndarray) or curve.shape != (m, 2) or not np.all(np.isfinite(curve)):
+        shape = getattr(curve, "shape", None)
+        report(FAIL, title, f"for m = {m} expected a finite numpy array of shape ({m}, 2), got a {type_name(curve)}"
+               f"{f' of shape {tuple(shape)}' if shape is not None else ''}. With two parts, give the remainder of "
+               "m to one of them.")
+        return False
+    part, _, distance = _assign(pattern, curve.astype(np.float64))
+    if np.any(part < 0):
+        report(FAIL, title, f"{np.mean(part < 0):.0%} of the curve points are not on the {name} (largest distance "
+               f"{distance.max():.3g}): use the same shapes and normalisation as the data.")
+        return False
+    gaps = np.linalg.norm(np.diff(curve, axis=0), axis=1)
+    neighbour = pairwise_distances(curve, curve)
+    np.fill_diagonal(neighbour, np.inf)
+    spacing = float(np.median(neighbour.min(axis=1)))   # independent of the order of the points
+    jumps = int(np.sum(gaps > 10 * spacing))
+    if jumps > len(pattern.parts) - 1:
+        report(FAIL, title, f"the curve is not ordered: {jumps} jumps between consecutive points (at most "
+               f"{len(pattern.parts) - 1} between parts). Trace each part in order of its angle (np.linspace), "
+               "so that the position k/(m-1) along the curve means something.")
+        return False
+    if not isinstance(data, np.ndarray) or data.shape != (n, 2):
+        report(FAIL, title, "the data function does not return an (n, 2) array: run its own check first.")
+        return False
+    coverage = reference_curve_coverage(data, curve)
+    threshold = 1.95 / math.sqrt(n) + 2.0 / (m - 1)   # KS 0.1 % critical value, plus the grid
+    if coverage > threshold:
+        report(FAIL, title, f"the data cover the curve unevenly (KS distance {coverage:.3g}, expected below "
+               f"{threshold:.2g} for true data). Space the curve points the way the data are drawn: the same share "
+               "of points on each part, equally spaced in the angle.")
+        return False
+    report(PASS, title, "on the pattern, ordered, and the data cover it evenly")
+    return True
+
+
+def reference_curve_coverage(points: np.ndarray, curve: np.ndarray) -> float:
+    """KS distance to U(0, 1) of the positions k / (m - 1) of each point's nearest curve point."""
+    _, index = nearest_curve_points(points, curve)
+    return ks_statistic_uniform(index / (len(curve) - 1), 0.0, 1.0)
+
+
+def _cases_curve_coverage(rng):
+    cases = []
+    for _ in range(3):
+        m, n = int(rng.integers(100, 300)), int(rng.integers(30, 120))
+        s = np.linspace(0, 1, m)
+        curve = np.stack([np.cos(np.pi * s), np.sin(np.pi * s)], axis=1)
+        u = rng.beta(*rng.uniform(0.7, 2.0, size=2), size=n)
+        points = np.stack([np.cos(np.pi * u), np.sin(np.pi * u)], axis=1) + 0.05 * rng.standard_normal((n, 2))
+        cases.append(Case((points, curve), f"{n} points, curve of {m} points"))
+    return cases
+
+
+CURVE_COVERAGE = Exercise(
+    name="coverage of a curve",
+    make_cases=_cases_curve_coverage,
+    reference=reference_curve_coverage,
+    arg_names=("points", "curve"),
+    python_number=True,
+    mistakes=[
+        variant("the position of curve point k is k / (m - 1), so that the first is 0 and the last is 1.",
+                lambda p, c: ks_statistic_uniform(nearest_curve_points(p, c)[1] / len(c), 0.0, 1.0)),
+        variant("coverage looks at *where* along the curve the points land (the index of the nearest curve "
+                "point), not at how far they are from it.",
+                lambda p, c: ks_statistic_uniform(np.clip(nearest_curve_points(p, c)[0], 0, 1), 0.0, 1.0)),
+    ],
+    type_hint="Return one number.",
+)
+
+
+def check_curve_coverage(fn: Callable, seed: int | None = None) -> bool:
+    """Check ``fn(points, curve)``: KS distance of the nearest-point positions k/(m-1) to U(0, 1)."""
+    return run_check(CURVE_COVERAGE, fn, seed)
+
+
+__all__ = ["check_pattern_data", "check_pattern_curve", "check_curve_coverage", "reference_curve_coverage",
+           "reference_mean_distance", "pairwise_distances", "PATTERNS"]

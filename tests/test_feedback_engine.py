@@ -1,0 +1,129 @@
+"""The engine of the feedback: nothing an answer does stops or hangs the notebook, or leaks into the verdict."""
+from __future__ import annotations
+
+import sys
+import threading
+import time
+
+import numpy as np
+
+from ddpm_lessons import feedback as fb
+from ddpm_lessons.feedback import ch01, ch02
+from ddpm_lessons.feedback.sandbox import call_limited, printed_excerpt
+from feedback_harness import verdict
+
+
+def _run(exercise, fn, limit=0.5):
+    import contextlib
+    import io
+    buffer = io.StringIO()
+    with contextlib.redirect_stdout(buffer):
+        passed = fb.run_check(exercise, fn, seed=0, time_limit=limit)
+    return passed, buffer.getvalue()
+
+
+def test_sys_exit_is_caught_and_reported():
+    passed, out = _run(ch01.SUM_OF_NORMALS, lambda *a: sys.exit(3))
+    assert passed is False and "sys.exit()" in out and out.startswith("❌")
+
+
+def test_exit_builtin_and_systemexit_in_the_middle_are_caught():
+    def exits_later(m1, v1, m2, v2):
+        print("about to leave")
+        raise SystemExit
+    passed, out = _run(ch01.SUM_OF_NORMALS, exits_later)
+    assert passed is False and "sys.exit()" in out and "about to leave" in out
+
+
+def test_endless_loop_stops_within_the_limit():
+    def forever(*args):
+        while True:
+            pass
+    start = time.perf_counter()
+    passed, out = _run(ch01.SUM_OF_NORMALS, forever, limit=0.3)
+    assert time.perf_counter() - start < 3
+    assert passed is False and "did not finish within 0.3 s" in out
+
+
+def test_an_endless_loop_that_swallows_exceptions_is_still_stopped():
+    def stubborn(*args):
+        while True:
+            try:
+                time.sleep(0.01)
+            except Exception:  # noqa: BLE001 - the learner's code
+                pass
+    passed, out = _run(ch01.SUM_OF_NORMALS, stubborn, limit=0.3)
+    assert passed is False and "did not finish" in out
+
+
+def test_huge_print_is_kept_out_of_the_verdict():
+    def chatty(m1, v1, m2, v2):
+        print("x" * 100_000)
+        for k in range(1000):
+            print(k)
+        return m1 + m2, v1 * v2
+    passed, out = _run(ch01.SUM_OF_NORMALS, chatty)
+    assert passed is False and len(out) < 2000
+    assert "Your function printed" in out and "more lines" in out
+
+
+def test_prints_of_a_right_answer_do_not_appear():
+    def right_but_chatty(m1, v1, m2, v2):
+        print("debug", m1)
+        return m1 + m2, v1 + v2
+    passed, out = _run(ch01.SUM_OF_NORMALS, right_but_chatty)
+    assert passed is True and "debug" not in out and out.count("\n") == 1
+
+
+def test_stub_reports_not_done_and_does_not_hint_at_the_answer():
+    def stub(*args):
+        raise NotImplementedError("Hint: think about what happens to the variance")
+    passed, out = _run(ch02.FORWARD_STEP, stub)
+    assert passed is False and out.startswith("⏳ not done yet")
+
+
+def test_errors_name_the_learners_line_and_the_case():
+    def broken(x, t, betas, noise):
+        return x + betas[t + 100] * noise
+    passed, out = _run(ch02.FORWARD_STEP, broken)
+    assert passed is False and "IndexError" in out and "in your line `return x + betas[t + 100] * noise`" in out
+    assert "t = 1" in out and "Hint:" in out
+
+
+def test_not_a_function():
+    passed, out = verdict(fb.check_forward_step, 3.0)
+    assert passed is False and "expected a function" in out
+
+
+def test_time_limit_falls_back_to_a_thread_outside_the_main_thread():
+    results = {}
+
+    def worker():
+        results["slow"] = call_limited(lambda: time.sleep(1), (), 0.2)
+        results["fast"] = call_limited(lambda: 42, (), 1.0)
+
+    thread = threading.Thread(target=worker)
+    thread.start()
+    thread.join(10)
+    assert results["slow"].timed_out and results["fast"].value == 42
+
+
+def test_printed_excerpt_is_short():
+    text = "\n".join("y" * 500 for _ in range(50))
+    excerpt = printed_excerpt(text)
+    assert excerpt.count("\n") == 3 and "47 more lines" in excerpt and len(excerpt) < 500
+
+
+def test_largest_errors_are_named_with_their_entries():
+    def wrong_in_one_entry(x, t, betas, noise):
+        out = fb.ch02._ref_forward_step(x, t, betas, noise).clone()
+        out[2, 1] += 1.0
+        return out
+    passed, out = _run(ch02.FORWARD_STEP, wrong_in_one_entry)
+    assert passed is False and "[2, 1]" in out
+
+
+def test_the_check_never_changes_the_global_random_state():
+    state = np.random.get_state()[1].copy()
+    verdict(fb.check_sample_normal, lambda mu, s, size, rng: mu + s * rng.standard_normal(size), 0)
+    assert np.array_equal(state, np.random.get_state()[1])
