@@ -15,7 +15,7 @@ One module per idea, in the order the book meets them:
   the book's look, its figures and its animations;
 - :mod:`~ddpm_lessons.views`, :mod:`~ddpm_lessons.liveview`: sliders and the data behind them;
 - :mod:`~ddpm_lessons.validation`: checks of integers, time steps and point arrays;
-- :mod:`~ddpm_lessons.checks`: feedback for the exercises.
+- :mod:`~ddpm_lessons.feedback`: feedback for the exercises (one module per chapter).
 
 Time steps follow the book everywhere: ``t = 1 … T``; array index ``t - 1``.
 """
