@@ -35,6 +35,8 @@ class History:
 
     ``batch_loss`` has one entry per optimiser step; ``train_loss`` and
     ``val_loss`` one per epoch (``val_loss`` is empty without validation data).
+    ``seconds`` is the wall-clock time of the loop, ``cpu_seconds`` the processor
+    time this process spent in it (less sensitive to other programs sharing the cores).
     """
 
     batch_loss: list[float] = field(default_factory=list)
@@ -42,6 +44,7 @@ class History:
     val_loss: list[float] = field(default_factory=list)
     steps: int = 0
     seconds: float = 0.0
+    cpu_seconds: float = 0.0
 
     @property
     def steps_per_second(self) -> float:
@@ -234,7 +237,7 @@ def train(
     history = History()
     losses = torch.empty(total_steps, device=device)
     bar = tqdm(total=total_steps, disable=not progress, unit="step", desc="training")
-    start = time.perf_counter()
+    start, cpu_start = time.perf_counter(), time.process_time()
     step = 0
     for epoch in range(epochs):
         first = step
@@ -278,6 +281,7 @@ def train(
         if checkpoint_path is not None:
             save_checkpoint(model, checkpoint_path)
     history.seconds = time.perf_counter() - start
+    history.cpu_seconds = time.process_time() - cpu_start
     history.steps = step
     history.batch_loss = losses[:step].tolist()
     return history
