@@ -104,7 +104,7 @@ COURSE_RECIPE = Recipe(
     name="course",
     num_timesteps=100, schedule="cosine",
     hidden=64, depth=3, fourier_bands=6,
-    n_train=10_000, epochs=100, batch_size=250,
+    n_train=10_000, epochs=125, batch_size=250,
     lr=6e-3, lr_schedule="cosine", t_power=1.5,
 )
 """The recipe of chapters 6–7, chosen by ``benchmarks/recipes.py`` (see ``benchmarks/RESULTS.md``).
@@ -117,7 +117,7 @@ COURSE_RECIPE = Recipe(
 * **Model:** width 64, depth 3, with 6 bands of Fourier input features
   ``sin(2^k π x), cos(2^k π x)``: an MLP on raw (x, y) cannot draw the sharp
   change of ε near the curve at small t, and its samples stay blurred.
-* **Training:** 4000 Adam steps (100 epochs of 10 000 points in batches of 250)
+* **Training:** 5000 Adam steps (125 epochs of 10 000 points in batches of 250)
   at learning rate 6e-3 with cosine decay to 0, with t drawn with probability
   ∝ t^(-1.5) (eq. (6.8)): the low-noise steps, which decide precision, get most
   of the training.
