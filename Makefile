@@ -21,6 +21,10 @@ JUPYTER_BOOK := $(PY) $(VENV)/bin/jupyter-book
 INSTALL_STAMP := $(VENV)/.installed
 VENDOR_STAMP := book/_static/vendor/.stamp.json
 
+# Tests run on every core (pytest-xdist). A notebook's cells stay together on one
+# worker (--dist loadfile), since they share one kernel.
+XDIST := -n auto
+
 # Environment for test runs. Unit tests draw figures off-screen (Agg).
 # Notebook kernels are left on Jupyter's inline backend: with Agg, cells
 # would lose their figure outputs and no longer match the stored ones.
@@ -92,15 +96,15 @@ test: $(INSTALL_STAMP) $(VENDOR_STAMP) chromium
 # tests/browser/ is left out of collection rather than deselected: with CI=true
 # its conftest treats a deselected browser test as a failure.
 test-units: $(INSTALL_STAMP)
-	$(TEST_ENV) $(PY) -m pytest tests --ignore=tests/browser -m "not browser and not book" \
+	$(TEST_ENV) $(PY) -m pytest $(XDIST) tests --ignore=tests/browser -m "not browser and not book" \
 		--cov=ddpm_lessons --cov-report=term $(ALLOW_NO_TESTS)
 
-# Re-run every stored notebook and compare with its saved outputs.
-# scripts/nbval_like_jupyter.py: a trailing `;` hides a result, and output captured
-# by an ipywidgets.Output widget stays in the widget, as in Jupyter and nbclient.
+# Re-run every stored notebook and compare with its saved outputs, one notebook
+# per worker (a notebook's cells share one kernel).
 test-notebooks: $(INSTALL_STAMP)
 	$(KERNEL_ENV) $(PY) -m pytest --nbval book solutions --nbval-current-env \
-		--nbval-sanitize-with scripts/nbval_sanitize.cfg $(ALLOW_NO_TESTS)
+		--nbval-sanitize-with scripts/nbval_sanitize.cfg \
+		$(XDIST) --dist loadfile $(ALLOW_NO_TESTS)
 
 # Full, strict rebuild from scratch (no stale pages): any warning fails.
 test-book: $(INSTALL_STAMP) $(VENDOR_STAMP)

@@ -2,11 +2,21 @@
 
 ``SOURCE_RECIPE`` is the recipe of the blog post this course follows;
 ``COURSE_RECIPE`` is the one the chapters use, chosen by the benchmark in
-``benchmarks/recipes.py`` (results in ``benchmarks/RESULTS.md``).
+``benchmarks/recipes.py`` (results in ``benchmarks/RESULTS.md``).  Change a
+recipe with ``dataclasses.replace(COURSE_RECIPE, epochs=5)``.
+
+:func:`trained_model` trains a recipe once and keeps the result in a checkpoint
+outside the repository, so that the chapters after the one that trains it load
+the same weights instead of training again.
 """
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, replace
+import hashlib
+import json
+import math
+import os
+from dataclasses import asdict, dataclass
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -15,15 +25,21 @@ from .diffusion import GaussianDiffusion
 from .model import TimeConditionedMLP
 from .schedules import cosine_beta_schedule, linear_beta_schedule
 from .spiral import make_spiral
-from .training import History, train
+from .training import (History, checkpoint_extra, load_checkpoint, min_snr_weights, save_checkpoint,
+                       timestep_probabilities, train)
 
 
 @dataclass(frozen=True)
 class Recipe:
-    """A schedule, a model and a training loop, fully specified."""
+    """A schedule, a model and a training loop, fully specified.
+
+    ``t_power`` sets the law of t in training, p(t) ∝ t^(-t_power) (eq. (6.8));
+    0 is Algorithm 1's uniform law.  ``min_snr_gamma`` (``None``: unweighted)
+    weights each example's loss by min(SNR_t, γ)/SNR_t (Hang et al. 2023).
+    """
 
     name: str
-    num_steps: int = 40
+    num_timesteps: int = 40
     schedule: str = "linear"          # "linear" (rescaled by 1000/T) or "cosine"
     beta_start: float = 8e-6
     beta_end: float = 9e-5
@@ -36,66 +52,84 @@ class Recipe:
     batch_size: int = 32
     lr: float = 1e-3
     lr_schedule: str | None = None
+    warmup_steps: int = 0
     ema_decay: float | None = None
+    t_power: float = 0.0
+    min_snr_gamma: float | None = None
     variance_type: str = "posterior"
-    clip_denoised: bool = True
     num_threads: int | None = 1       # torch threads while training (None: leave torch's setting)
 
     def betas(self) -> np.ndarray:
         if self.schedule == "linear":
-            return linear_beta_schedule(self.num_steps, self.beta_start, self.beta_end)
+            return linear_beta_schedule(self.num_timesteps, self.beta_start, self.beta_end)
         if self.schedule == "cosine":
-            return cosine_beta_schedule(self.num_steps)
+            return cosine_beta_schedule(self.num_timesteps)
         raise ValueError(f"schedule must be 'linear' or 'cosine', got {self.schedule!r}")
 
     def diffusion(self) -> GaussianDiffusion:
         return GaussianDiffusion(self.betas(), variance_type=self.variance_type)
 
     def model(self, seed: int = 0) -> TimeConditionedMLP:
-        torch.manual_seed(seed)
-        return TimeConditionedMLP(self.num_steps, self.hidden, self.depth,
-                                  fourier_bands=self.fourier_bands)
+        """The untrained model, its weights drawn from ``torch.Generator().manual_seed(seed)``.
+
+        The weights follow PyTorch's default initialisation of ``nn.Linear``
+        (uniform on ±1/√fan_in for weights and biases); torch's global random
+        generator is neither used nor changed.
+        """
+        with torch.random.fork_rng(devices=[]):       # construction draws from the global generator
+            model = TimeConditionedMLP(self.num_timesteps, self.hidden, self.depth,
+                                       fourier_bands=self.fourier_bands)
+        generator = torch.Generator().manual_seed(seed)
+        with torch.no_grad():
+            for module in model.modules():
+                if isinstance(module, torch.nn.Linear):
+                    bound = 1.0 / math.sqrt(module.in_features)
+                    module.weight.uniform_(-bound, bound, generator=generator)
+                    if module.bias is not None:
+                        module.bias.uniform_(-bound, bound, generator=generator)
+        return model
 
     def data(self, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
         rng = np.random.default_rng(seed)
         return make_spiral(self.n_train, rng), make_spiral(self.n_val, rng)
 
-    def as_dict(self) -> dict:
-        return asdict(self)
-
-    def with_(self, **changes) -> "Recipe":
-        return replace(self, **changes)
+    def t_probabilities(self) -> np.ndarray | None:
+        """The law of t in training (``None``: uniform, Algorithm 1)."""
+        return timestep_probabilities(self.num_timesteps, self.t_power) if self.t_power else None
 
 
 SOURCE_RECIPE = Recipe(name="source post")
 
 COURSE_RECIPE = Recipe(
     name="course",
-    num_steps=100, schedule="cosine",
+    num_timesteps=100, schedule="cosine",
     hidden=64, depth=3, fourier_bands=6,
-    n_train=10_000, epochs=300, batch_size=250,
-    lr=3e-3, lr_schedule="cosine",
+    n_train=10_000, epochs=125, batch_size=250,
+    lr=6e-3, lr_schedule="cosine", t_power=1.5,
 )
 """The recipe of chapters 6–7, chosen by ``benchmarks/recipes.py`` (see ``benchmarks/RESULTS.md``).
 
 * **Schedule:** the cosine schedule, eq. (2.7), with T = 100 steps (``beta_start``
-  and ``beta_end`` are not used).  Near t = 0 its steps are small (β_1 ≈ 6e-4,
-  √(1-ᾱ_5) ≈ 0.09), so the last reverse steps, which decide how precisely the
-  samples land on the curve, are fine; at t = T it still reaches pure noise
-  (ᾱ_T ≈ 0), which is what makes the samples cover the whole spiral.
+  and ``beta_end`` are not used).  Near t = 0 its steps are small, so the last
+  reverse steps, which decide how precisely the samples land on the curve, are
+  fine; at t = T it still reaches pure noise (ᾱ_T ≈ 0), which is what makes the
+  samples cover the whole spiral.
 * **Model:** width 64, depth 3, with 6 bands of Fourier input features
   ``sin(2^k π x), cos(2^k π x)``: an MLP on raw (x, y) cannot draw the sharp
   change of ε near the curve at small t, and its samples stay blurred.
-* **Training:** 12 000 Adam steps (300 epochs of 10 000 points in batches of 250)
-  at learning rate 3e-3 with cosine decay to 0.  The number of steps is the
-  largest lever after the input features; width 64 makes each step about twice
-  as cheap as width 128, and spending the time on more steps pays more than width.
+* **Training:** 5000 Adam steps (125 epochs of 10 000 points in batches of 250)
+  at learning rate 6e-3 with cosine decay to 0, with t drawn with probability
+  ∝ t^(-1.5) (eq. (6.8)): the low-noise steps, which decide precision, get most
+  of the training.
 
-Measured (1000 samples, Algorithm 2 with σ² = β̃_t, seeds fixed): mean distance to
-the spiral ≈ 0.003–0.004 (target ≤ 0.015) and coverage KS ≈ 0.03 (target ≤ 0.05;
-1000 true points give ≈ 0.026), trained in 16–30 s on a 2-core CPU shared with
-other work (one thread, ``num_threads=1``).
+The benchmark's median and worst figures over training and sampling seeds are
+in ``benchmarks/results.json`` (one thread, ``num_threads=1``).
 """
+
+
+def _check_threads(n: int | None) -> None:
+    if n is not None and (isinstance(n, bool) or not isinstance(n, int) or n < 1):
+        raise ValueError(f"num_threads must be None or an integer >= 1, got {n!r}")
 
 
 def train_recipe(recipe: Recipe, seed: int = 0, progress: bool = True
@@ -105,11 +139,10 @@ def train_recipe(recipe: Recipe, seed: int = 0, progress: bool = True
     Training runs with ``recipe.num_threads`` torch threads (the previous setting
     is restored afterwards).
     """
-    n = recipe.num_threads
-    if n is not None and (isinstance(n, bool) or not isinstance(n, int) or n < 1):
-        raise ValueError(f"num_threads must be None or an integer >= 1, got {n!r}")
+    _check_threads(recipe.num_threads)
     x_train, x_val = recipe.data(seed)
     model, diffusion = recipe.model(seed), recipe.diffusion()
+    weights = min_snr_weights(diffusion, recipe.min_snr_gamma) if recipe.min_snr_gamma else None
     threads = torch.get_num_threads()
     if recipe.num_threads is not None:
         # For these small models one thread is about as fast as two on an idle machine,
@@ -118,8 +151,53 @@ def train_recipe(recipe: Recipe, seed: int = 0, progress: bool = True
     try:
         history = train(model, diffusion, x_train, x_val, epochs=recipe.epochs,
                         batch_size=recipe.batch_size, lr=recipe.lr, lr_schedule=recipe.lr_schedule,
-                        ema_decay=recipe.ema_decay, seed=seed, progress=progress)
+                        warmup_steps=recipe.warmup_steps, ema_decay=recipe.ema_decay,
+                        t_probabilities=recipe.t_probabilities(), loss_weights=weights,
+                        seed=seed, progress=progress)
     finally:
         torch.set_num_threads(threads)
     model.eval()
+    return model, diffusion, history
+
+
+# ------------------------------------------------------------ shared checkpoints
+_TRAINING_MODULES = ("diffusion", "model", "recipes", "schedules", "spiral", "training")
+
+
+def checkpoint_dir() -> Path:
+    """Where :func:`trained_model` keeps its checkpoints: ``$DDPM_LESSONS_CACHE`` if set,
+    else ``~/.cache/ddpm_lessons`` (outside the repository)."""
+    return Path(os.environ.get("DDPM_LESSONS_CACHE", Path.home() / ".cache" / "ddpm_lessons"))
+
+
+def recipe_fingerprint(recipe: Recipe, seed: int = 0) -> str:
+    """A hash of the recipe, the seed, torch's version and the source of the modules that
+    train it: it changes whenever the trained weights could."""
+    digest = hashlib.sha256(json.dumps({"recipe": asdict(recipe), "seed": seed,
+                                        "torch": torch.__version__}, sort_keys=True).encode())
+    package = Path(__file__).resolve().parent
+    for name in _TRAINING_MODULES:
+        digest.update((package / f"{name}.py").read_bytes())
+    return digest.hexdigest()[:16]
+
+
+def trained_model(recipe: Recipe, seed: int = 0, progress: bool = True, retrain: bool = False
+                  ) -> tuple[TimeConditionedMLP, GaussianDiffusion, History]:
+    """``train_recipe(recipe, seed)``, kept in a checkpoint and loaded from it the next time.
+
+    The checkpoint's name holds :func:`recipe_fingerprint`, so a changed recipe
+    or training code trains afresh.  It is loaded with ``weights_only=True``
+    (no code runs).  Training is deterministic (fixed seeds, one thread), so a
+    loaded model equals a freshly trained one; the returned history, including
+    ``seconds``, is that of the training that wrote the checkpoint.  With
+    ``retrain=True`` the model is trained and the checkpoint rewritten.
+    """
+    path = checkpoint_dir() / f"{recipe.name.replace(' ', '_')}-seed{seed}-{recipe_fingerprint(recipe, seed)}.pt"
+    if path.exists() and not retrain:
+        model = load_checkpoint(recipe.model(seed), path)
+        model.eval()
+        stored = checkpoint_extra(path)["history"]
+        return model, recipe.diffusion(), History(**stored)
+    model, diffusion, history = train_recipe(recipe, seed=seed, progress=progress)
+    save_checkpoint(model, path, history=asdict(history), recipe=asdict(recipe), seed=seed)
     return model, diffusion, history

@@ -2,14 +2,17 @@
 
 ``train`` runs Algorithm 1 of Ho et al. (2020): draw x_0 from the data,
 t ~ U{1, …, T}, ε ~ N(0, I), and take a gradient step on ‖ε - ε_θ(x_t, t)‖²
-(eq. (6.5)).  It is seeded, device-agnostic (CPU by default) and keeps the
-per-step work free of host synchronisation: losses stay on the device and are
-read back once per epoch (and every ``refresh_every`` steps for the progress bar).
+(eq. (6.5)).  Two options change which terms of the loss count most: drawing t
+from another distribution, p(t) ∝ t^(-power) (:func:`timestep_probabilities`,
+eq. (6.8)), and weighting each term (e.g. :func:`min_snr_weights`, Hang et al.
+2023).  ``train`` is seeded and device-agnostic (CPU by default); losses stay on
+the device and are read back once per epoch (and every ``refresh_every`` steps
+for the progress bar).
 """
 from __future__ import annotations
 
-import copy
 import math
+import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,6 +26,8 @@ from tqdm.auto import tqdm
 
 from .diffusion import GaussianDiffusion
 
+LR_SCHEDULES = (None, "cosine")
+
 
 @dataclass
 class History:
@@ -30,6 +35,8 @@ class History:
 
     ``batch_loss`` has one entry per optimiser step; ``train_loss`` and
     ``val_loss`` one per epoch (``val_loss`` is empty without validation data).
+    ``seconds`` is the wall-clock time of the loop, ``cpu_seconds`` the processor
+    time this process spent in it (less sensitive to other programs sharing the cores).
     """
 
     batch_loss: list[float] = field(default_factory=list)
@@ -37,6 +44,7 @@ class History:
     val_loss: list[float] = field(default_factory=list)
     steps: int = 0
     seconds: float = 0.0
+    cpu_seconds: float = 0.0
 
     @property
     def steps_per_second(self) -> float:
@@ -51,6 +59,53 @@ def as_tensor_data(data: np.ndarray | Tensor, device: torch.device | str = "cpu"
     if not torch.isfinite(x).all():
         raise ValueError("data contain NaN or infinite values")
     return x.to(device=device, dtype=torch.float32)
+
+
+def timestep_probabilities(num_timesteps: int, power: float = 0.0) -> np.ndarray:
+    """The probabilities p(t) ∝ t^(-power) of drawing t = 1 … T in training, eq. (6.8).
+
+    ``power = 0`` is the uniform law of Algorithm 1.  A positive power draws the
+    low-noise steps more often: with T = 100 and ``power = 1.5``, t = 1 is drawn
+    1000 times as often as t = 100.  Element ``t - 1`` is p(t); the array sums to 1.
+    """
+    if isinstance(num_timesteps, bool) or not isinstance(num_timesteps, (int, np.integer)) \
+            or num_timesteps < 1:
+        raise ValueError(f"num_timesteps must be an integer >= 1, got {num_timesteps!r}")
+    if isinstance(power, bool) or not isinstance(power, (int, float, np.floating)) \
+            or not math.isfinite(power):
+        raise ValueError(f"power must be a finite number, got {power!r}")
+    weights = np.arange(1, int(num_timesteps) + 1, dtype=np.float64) ** (-float(power))
+    return weights / weights.sum()
+
+
+def min_snr_weights(diffusion: GaussianDiffusion, gamma: float) -> np.ndarray:
+    """Min-SNR-γ loss weights for the noise loss, min(SNR_t, γ) / SNR_t with
+    SNR_t = ᾱ_t / (1 - ᾱ_t) (Hang et al. 2023); element ``t - 1`` weights step t."""
+    if isinstance(gamma, bool) or not isinstance(gamma, (int, float)) or not gamma > 0:
+        raise ValueError(f"gamma must be a number > 0, got {gamma!r}")
+    abar = diffusion.alphas_cumprod.double().cpu().numpy()
+    snr = abar / (1.0 - abar)
+    return np.minimum(snr, gamma) / snr
+
+
+def _per_step(values: np.ndarray | Tensor | None, name: str, T: int, device) -> Tensor | None:
+    """Check a per-time-step array (length T, finite, >= 0, not all 0); float32 on ``device``."""
+    if values is None:
+        return None
+    v = torch.as_tensor(np.asarray(values, dtype=np.float64) if not isinstance(values, Tensor)
+                        else values.double())
+    if v.shape != (T,):
+        raise ValueError(f"{name} must have one entry per time step, shape ({T},), got {tuple(v.shape)}")
+    if not torch.isfinite(v).all() or (v < 0).any() or not v.sum() > 0:
+        raise ValueError(f"{name} must be finite, >= 0 and not all 0")
+    return v.to(device=device, dtype=torch.float32)
+
+
+def _model_num_timesteps(model: nn.Module) -> int | None:
+    config = getattr(model, "config", None)
+    if not isinstance(config, dict):
+        return None
+    return config.get("num_timesteps", config.get("num_steps"))
 
 
 def _batches(data: Tensor | Iterable, batch_size: int, generator: torch.Generator) -> Iterable[Tensor]:
@@ -93,7 +148,7 @@ def validation_loss(model: nn.Module, diffusion: GaussianDiffusion, data: Tensor
     noise = torch.randn(data.shape, generator=g, device=data.device, dtype=data.dtype)
     was_training = model.training
     model.eval()
-    loss = diffusion._p_losses(model, data, i, noise, loss_fn).item()
+    loss = diffusion.p_losses(model, data, i + 1, noise=noise, loss_fn=loss_fn).item()
     model.train(was_training)
     return loss
 
@@ -109,7 +164,10 @@ def train(
     lr: float = 1e-3,
     optimizer: torch.optim.Optimizer | None = None,
     lr_schedule: str | None = None,
+    warmup_steps: int = 0,
     ema_decay: float | None = None,
+    t_probabilities: np.ndarray | Tensor | None = None,
+    loss_weights: np.ndarray | Tensor | None = None,
     loss_fn: Callable[[Tensor, Tensor], Tensor] = F.mse_loss,
     seed: int = 0,
     progress: bool = True,
@@ -127,6 +185,13 @@ def train(
         optimizer: defaults to ``Adam(model.parameters(), lr)`` (its fused
             kernel where available, see :func:`default_optimizer`).
         lr_schedule: ``None`` (constant) or ``"cosine"`` (decay to 0 over all steps).
+        warmup_steps: raise the learning rate linearly from ``lr / warmup_steps``
+            to ``lr`` over the first steps (0: no warm-up).
+        t_probabilities: the law of t, one probability per step 1 … T (e.g.
+            :func:`timestep_probabilities`); ``None`` is U{1, …, T} (Algorithm 1).
+        loss_weights: a weight per step 1 … T multiplying each example's loss
+            (e.g. :func:`min_snr_weights`); ``loss_fn`` must then accept
+            ``reduction="none"``, as ``F.mse_loss`` and ``F.l1_loss`` do.
         ema_decay: if given (e.g. 0.995), keep an exponential moving average of
             the weights and copy it into ``model`` at the end.
         seed: seeds the time steps, the noise and the shuffling.
@@ -141,8 +206,15 @@ def train(
         raise ValueError(f"epochs must be an integer >= 1, got {epochs!r}")
     if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
         raise ValueError(f"batch_size must be an integer >= 1, got {batch_size!r}")
-    if lr_schedule not in (None, "cosine"):
+    if lr_schedule not in LR_SCHEDULES:
         raise ValueError(f"lr_schedule must be None or 'cosine', got {lr_schedule!r}")
+    if isinstance(warmup_steps, bool) or not isinstance(warmup_steps, int) or warmup_steps < 0:
+        raise ValueError(f"warmup_steps must be an integer >= 0, got {warmup_steps!r}")
+    T = diffusion.num_timesteps
+    model_T = _model_num_timesteps(model)
+    if model_T is not None and model_T != T:
+        raise ValueError(f"the model is built for T = {model_T} time steps but the diffusion has "
+                         f"T = {T}; build both with the same number of steps")
     if ema_decay is not None and not 0.0 < ema_decay < 1.0:
         raise ValueError(f"ema_decay must lie in (0, 1), got {ema_decay!r}")
     model.to(device).train()
@@ -156,24 +228,30 @@ def train(
     optimizer = optimizer or default_optimizer(model, lr)
     steps_per_epoch = _num_batches(train_data, batch_size)
     total_steps = epochs * steps_per_epoch
-    scheduler = (torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=total_steps)
-                 if lr_schedule == "cosine" else None)
+    scheduler = _lr_scheduler(optimizer, lr_schedule, warmup_steps, total_steps)
+    probabilities = _per_step(t_probabilities, "t_probabilities", T, device)
+    step_weights = _per_step(loss_weights, "loss_weights", T, device)
     params = [p for p in model.parameters() if p.requires_grad]
     ema = [p.detach().clone() for p in params] if ema_decay is not None else None
 
     history = History()
     losses = torch.empty(total_steps, device=device)
     bar = tqdm(total=total_steps, disable=not progress, unit="step", desc="training")
-    T = diffusion.num_timesteps
-    start = time.perf_counter()
+    start, cpu_start = time.perf_counter(), time.process_time()
     step = 0
     for epoch in range(epochs):
         first = step
         for x_start in _batches(train_data, batch_size, shuffle_generator):
             x_start = x_start.to(device)
-            i = torch.randint(0, T, (x_start.shape[0],), generator=generator, device=device)
+            if probabilities is None:
+                t = torch.randint(1, T + 1, (x_start.shape[0],), generator=generator, device=device)
+            else:
+                t = torch.multinomial(probabilities, x_start.shape[0], replacement=True,
+                                      generator=generator) + 1
             noise = torch.randn(x_start.shape, generator=generator, device=device, dtype=x_start.dtype)
-            loss = diffusion._p_losses(model, x_start, i, noise, loss_fn)
+            loss = diffusion.p_losses(model, x_start, t, noise=noise,
+                                      loss_fn=loss_fn if step_weights is None
+                                      else _weighted(loss_fn, step_weights[t - 1]))
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
@@ -203,17 +281,52 @@ def train(
         if checkpoint_path is not None:
             save_checkpoint(model, checkpoint_path)
     history.seconds = time.perf_counter() - start
+    history.cpu_seconds = time.process_time() - cpu_start
     history.steps = step
     history.batch_loss = losses[:step].tolist()
     return history
 
 
-def save_checkpoint(model: nn.Module, path: str | Path) -> None:
-    """Save the model's class name, configuration and ``state_dict`` with ``torch.save``."""
+def _lr_scheduler(optimizer: torch.optim.Optimizer, lr_schedule: str | None, warmup_steps: int,
+                  total_steps: int) -> torch.optim.lr_scheduler.LRScheduler | None:
+    """Linear warm-up over ``warmup_steps``, then constant or a cosine decay to 0 at ``total_steps``."""
+    if lr_schedule is None and warmup_steps == 0:
+        return None
+    if lr_schedule == "cosine" and warmup_steps == 0:
+        return torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=total_steps)
+
+    def factor(step: int) -> float:
+        if step < warmup_steps:
+            return (step + 1) / warmup_steps
+        if lr_schedule == "cosine":
+            decay_steps = max(total_steps - warmup_steps, 1)
+            return 0.5 * (1.0 + math.cos(math.pi * (step - warmup_steps) / decay_steps))
+        return 1.0
+
+    return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
+
+
+def _weighted(loss_fn: Callable[..., Tensor], weights: Tensor) -> Callable[[Tensor, Tensor], Tensor]:
+    """``loss_fn`` with each example's loss (a row of the batch) multiplied by its weight."""
+    def loss(prediction: Tensor, target: Tensor) -> Tensor:
+        per_element = loss_fn(prediction, target, reduction="none")
+        return (weights.reshape(-1, *([1] * (per_element.ndim - 1))) * per_element).mean()
+    return loss
+
+
+def save_checkpoint(model: nn.Module, path: str | Path, **extra) -> None:
+    """Save the model's class name, configuration and ``state_dict`` with ``torch.save``,
+    and any ``extra`` plain values (numbers, strings, lists, dicts) under ``"extra"``.
+
+    The file is written to a temporary name first and then renamed, so that a
+    reader never sees a half-written checkpoint.
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(f".{path.name}.{os.getpid()}.partial")
     torch.save({"model": type(model).__name__, "config": dict(getattr(model, "config", {})),
-                "state_dict": model.state_dict()}, path)
+                "state_dict": model.state_dict(), "extra": extra}, partial)
+    os.replace(partial, path)
 
 
 def load_checkpoint(model: nn.Module, path: str | Path) -> nn.Module:
@@ -238,6 +351,9 @@ def load_checkpoint(model: nn.Module, path: str | Path) -> nn.Module:
     return model
 
 
-def copy_model(model: nn.Module) -> nn.Module:
-    """An independent deep copy (e.g. to keep a snapshot before training)."""
-    return copy.deepcopy(model)
+def checkpoint_extra(path: str | Path) -> dict:
+    """The ``extra`` values stored by :func:`save_checkpoint` (``weights_only=True``)."""
+    checkpoint = torch.load(Path(path), map_location="cpu", weights_only=True)
+    if not isinstance(checkpoint, dict) or "state_dict" not in checkpoint:
+        raise ValueError(f"{path} is not a checkpoint written by save_checkpoint")
+    return dict(checkpoint.get("extra", {}))

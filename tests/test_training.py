@@ -1,4 +1,4 @@
-"""Chapter 6: the training loop (Algorithm 1), checkpoints and recipes."""
+"""Chapter 6: the training loop (Algorithm 1), its options and checkpoints."""
 from __future__ import annotations
 
 import math
@@ -8,14 +8,13 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from conftest import cosine_betas_by_hand, cumprod_by_hand, linear_betas_by_hand
-from ddpm_lessons import recipes, training
+from conftest import Z_TOL, cumprod_by_hand
+from ddpm_lessons import training
 from ddpm_lessons.diffusion import GaussianDiffusion
-from ddpm_lessons.model import TimeConditionedMLP, parameter_count
-from ddpm_lessons.recipes import COURSE_RECIPE, SOURCE_RECIPE, train_recipe
-from ddpm_lessons.schedules import linear_beta_schedule
+from ddpm_lessons.model import TimeConditionedMLP
 from ddpm_lessons.spiral import make_spiral
-from ddpm_lessons.training import History, load_checkpoint, save_checkpoint, train, validation_loss
+from ddpm_lessons.training import (History, checkpoint_extra, load_checkpoint, min_snr_weights,
+                                   save_checkpoint, timestep_probabilities, train, validation_loss)
 
 
 class RecordingAdam(torch.optim.Adam):
@@ -44,9 +43,23 @@ def data():
     return make_spiral(512, rng), make_spiral(256, rng)
 
 
-def fresh_model(seed=0, hidden=16, depth=2):
-    torch.manual_seed(seed)
-    return TimeConditionedMLP(40, hidden=hidden, depth=depth)
+def fresh_model(seed=0, hidden=16, depth=2, num_timesteps=40):
+    with torch.random.fork_rng(devices=[]):      # the caller's global generator is left alone
+        torch.manual_seed(seed)
+        return TimeConditionedMLP(num_timesteps, hidden=hidden, depth=depth)
+
+
+class TimeRecorder(torch.nn.Module):
+    """Wraps a model and records the time steps it is called with while training."""
+
+    def __init__(self, model):
+        super().__init__()
+        self.model, self.seen = model, []
+
+    def forward(self, x, t):
+        if self.training:
+            self.seen.append(t.detach().clone())
+        return self.model(x, t)
 
 
 def weights(model):
@@ -277,74 +290,118 @@ def test_load_checkpoint_other_kinds_of_file(tmp_path):
         load_checkpoint(fresh_model(), tmp_path / "bad.pt")
 
 
-def test_copy_model_is_independent():
+def test_checkpoint_extra_values(tmp_path):
+    path = tmp_path / "x.pt"
+    save_checkpoint(fresh_model(), path, history={"steps": 3, "batch_loss": [0.5, 0.25]}, note="n")
+    assert checkpoint_extra(path) == {"history": {"steps": 3, "batch_loss": [0.5, 0.25]}, "note": "n"}
+    assert not list(tmp_path.glob("*.partial"))              # written under a temporary name, renamed
+    torch.save([1, 2], tmp_path / "list.pt")
+    with pytest.raises(ValueError, match="is not a checkpoint written by save_checkpoint"):
+        checkpoint_extra(tmp_path / "list.pt")
+
+
+# ------------------------------------------------------- the law of t and weights
+def test_timestep_probabilities_exact():
+    for T, power in ((1, 1.5), (5, 0.0), (40, 1.5), (100, 2.0), (7, -1.0)):
+        p = timestep_probabilities(T, power)
+        norm = math.fsum(s ** -power for s in range(1, T + 1))
+        expected = [t ** -power / norm for t in range(1, T + 1)]
+        np.testing.assert_allclose(p, expected, rtol=1e-12)
+    # T = 100, power 1.5: t = 1 is drawn 100^1.5 = 1000 times as often as t = 100.
+    p = timestep_probabilities(100, 1.5)
+    assert p[0] / p[-1] == pytest.approx(1000.0, rel=1e-12)
+    for bad in (0, -3, 2.5, True):
+        with pytest.raises(ValueError, match="num_timesteps must be an integer >= 1"):
+            timestep_probabilities(bad, 1.0)
+    for bad in (float("nan"), float("inf"), "1.5", None):
+        with pytest.raises(ValueError, match="power must be a finite number"):
+            timestep_probabilities(10, bad)
+
+
+@pytest.mark.parametrize("power", [0.0, 1.5])
+def test_train_draws_t_from_the_given_law(diffusion, power):
+    """Monte Carlo: the counts of each t seen in training match n·p(t) within Z_TOL standard errors."""
+    T = diffusion.num_timesteps
+    recorder = TimeRecorder(fresh_model(hidden=8, depth=1))
+    data = make_spiral(20_000, np.random.default_rng(3))
+    probabilities = timestep_probabilities(T, power) if power else None
+    train(recorder, diffusion, data, epochs=1, batch_size=2000, t_probabilities=probabilities,
+          seed=0, progress=False)
+    t = torch.cat(recorder.seen).numpy()
+    n = t.size
+    assert n == 20_000 and t.min() >= 1 and t.max() <= T
+    p = timestep_probabilities(T, power)
+    counts = np.bincount(t, minlength=T + 1)[1:]
+    standard_error = np.sqrt(n * p * (1 - p))
+    assert np.all(np.abs(counts - n * p) < Z_TOL * standard_error)
+    # The Pearson statistic of T - 1 degrees of freedom stays below its 1e-6 tail (≈ 2.4 (T-1) for T = 40).
+    assert ((counts - n * p) ** 2 / (n * p)).sum() < 2.4 * (T - 1)
+
+
+def test_min_snr_weights_by_hand(diffusion, course_betas):
+    abar = cumprod_by_hand(course_betas)
+    for gamma in (1.0, 5.0):
+        expected = [min(a / (1 - a), gamma) / (a / (1 - a)) for a in abar]
+        # float32 buffers: ᾱ_t is stored to 6e-8 relative precision.
+        np.testing.assert_allclose(min_snr_weights(diffusion, gamma), expected, rtol=1e-5)
+    weights = min_snr_weights(diffusion, 5.0)
+    assert weights[0] < 0.02 and weights[-1] == 1.0      # low-noise steps are down-weighted
+    for bad in (0, -1.0, True, "5"):
+        with pytest.raises(ValueError, match="gamma must be a number > 0"):
+            min_snr_weights(diffusion, bad)
+
+
+def test_weighted_loss_of_the_first_step_by_hand(diffusion, course_betas, data):
+    """Rebuild the first batch (shuffle, t, ε) from the seed and weight its squared errors by hand."""
+    T, batch, seed = diffusion.num_timesteps, 64, 5
+    weights = np.linspace(0.1, 2.0, T)
     model = fresh_model()
-    snapshot = training.copy_model(model)
+    reference = fresh_model()
+    history = train(model, diffusion, data[0], epochs=1, batch_size=batch, loss_weights=weights,
+                    seed=seed, progress=False)
+    perm = torch.randperm(data[0].shape[0], generator=torch.Generator().manual_seed(seed))
+    x0 = torch.as_tensor(data[0], dtype=torch.float32)[perm[:batch]]
+    g = torch.Generator().manual_seed(seed)
+    t = torch.randint(1, T + 1, (batch,), generator=g)
+    noise = torch.randn(x0.shape, generator=g)
+    abar = torch.tensor(cumprod_by_hand(course_betas), dtype=torch.float32)[t - 1][:, None]
     with torch.no_grad():
-        model.output.bias.add_(1.0)
-    assert torch.equal(snapshot.output.bias + 1.0, model.output.bias)
+        residual = reference(abar.sqrt() * x0 + (1 - abar).sqrt() * noise, t) - noise
+    w = torch.tensor(weights, dtype=torch.float32)[t - 1][:, None]
+    assert history.batch_loss[0] == pytest.approx(float((w * residual ** 2).mean()), rel=1e-5)
+    l1 = train(fresh_model(), diffusion, data[0], epochs=1, batch_size=batch, loss_weights=weights,
+               loss_fn=F.l1_loss, seed=seed, progress=False)
+    assert l1.batch_loss[0] == pytest.approx(float((w * residual.abs()).mean()), rel=1e-5)
 
 
-# --------------------------------------------------------------- recipes
-def test_source_recipe_fields():
-    r = SOURCE_RECIPE
-    assert (r.num_steps, r.schedule, r.beta_start, r.beta_end) == (40, "linear", 8e-6, 9e-5)
-    assert (r.hidden, r.depth, r.fourier_bands) == (32, 3, 0)
-    assert (r.n_train, r.epochs, r.batch_size, r.lr) == (10_000, 100, 32, 1e-3)
-    assert (r.lr_schedule, r.ema_decay, r.variance_type, r.clip_denoised) == (None, None, "posterior", True)
-    assert r.as_dict()["name"] == "source post"
-    np.testing.assert_allclose(r.betas(), linear_betas_by_hand(40, 8e-6, 9e-5), rtol=1e-13)
-    assert cumprod_by_hand(r.betas())[-1] == pytest.approx(0.952, abs=5e-4)
-    assert parameter_count(r.model()) == 5442
+def test_bad_per_step_arrays_and_mismatched_T(diffusion, data):
+    T = diffusion.num_timesteps
+    for name in ("t_probabilities", "loss_weights"):
+        for bad, message in ((np.ones(T - 1), f"one entry per time step, shape ({T},), got ({T - 1},)"),
+                             (-np.ones(T), "must be finite, >= 0 and not all 0"),
+                             (np.zeros(T), "must be finite, >= 0 and not all 0"),
+                             (np.full(T, np.nan), "must be finite, >= 0 and not all 0")):
+            with pytest.raises(ValueError) as error:
+                train(fresh_model(), diffusion, data[0], epochs=1, **{name: bad}, progress=False)
+            assert str(error.value).startswith(name) and message in str(error.value)
+    with pytest.raises(ValueError, match="the model is built for T = 30 time steps but the diffusion has T = 40"):
+        train(fresh_model(num_timesteps=30), diffusion, data[0], epochs=1, progress=False)
 
 
-def test_recipe_betas_both_schedules():
-    cosine = SOURCE_RECIPE.with_(schedule="cosine", num_steps=50)
-    np.testing.assert_allclose(cosine.betas(), cosine_betas_by_hand(50), rtol=1e-12)
-    course = COURSE_RECIPE.with_(schedule="linear")
-    np.testing.assert_allclose(course.betas(),
-                               linear_betas_by_hand(course.num_steps, course.beta_start, course.beta_end),
-                               rtol=1e-13)
-    expected = (cosine_betas_by_hand(COURSE_RECIPE.num_steps) if COURSE_RECIPE.schedule == "cosine" else
-                linear_betas_by_hand(COURSE_RECIPE.num_steps, COURSE_RECIPE.beta_start, COURSE_RECIPE.beta_end))
-    np.testing.assert_allclose(COURSE_RECIPE.betas(), expected, rtol=1e-12)
-    assert COURSE_RECIPE.schedule == "cosine"
-    np.testing.assert_allclose(COURSE_RECIPE.betas(), cosine_betas_by_hand(COURSE_RECIPE.num_steps), rtol=1e-12)
-    with pytest.raises(ValueError, match="schedule must be 'linear' or 'cosine', got 'quadratic'"):
-        SOURCE_RECIPE.with_(schedule="quadratic").betas()
-    assert SOURCE_RECIPE.schedule == "linear"            # with_ returns a copy
-
-
-def test_recipe_parts():
-    r = SOURCE_RECIPE.with_(variance_type="beta", n_train=100, n_val=30, hidden=8, depth=1)
-    d = r.diffusion()
-    assert d.variance_type == "beta" and d.num_timesteps == 40
-    np.testing.assert_allclose(d.betas.double().numpy(), linear_beta_schedule(40, 8e-6, 9e-5), rtol=1e-7)
-    m1, m2, m3 = r.model(seed=1), r.model(seed=1), r.model(seed=2)
-    assert m1.config == {"num_steps": 40, "hidden": 8, "depth": 1, "data_dim": 2, "fourier_bands": 0}
-    assert all(torch.equal(p, q) for p, q in zip(m1.parameters(), m2.parameters()))
-    assert not torch.equal(m1.output.weight, m3.output.weight)
-    x_train, x_val = r.data(seed=3)
-    assert x_train.shape == (100, 2) and x_val.shape == (30, 2)
-    np.testing.assert_array_equal(r.data(seed=3)[0], x_train)
-    assert not np.array_equal(r.data(seed=4)[0], x_train)
-
-
-def test_train_recipe_tiny():
-    tiny = SOURCE_RECIPE.with_(n_train=256, n_val=64, epochs=2, batch_size=64, hidden=8, depth=2)
-    model, diffusion, history = train_recipe(tiny, seed=0, progress=False)
-    assert isinstance(model, TimeConditionedMLP) and not model.training
-    assert diffusion.num_timesteps == 40
-    assert history.steps == 8 and len(history.train_loss) == 2 and len(history.val_loss) == 2
-    _, _, again = train_recipe(tiny, seed=0, progress=False)
-    assert again.batch_loss == history.batch_loss
-    _, _, other = recipes.train_recipe(tiny, seed=1, progress=False)
-    assert other.batch_loss != history.batch_loss
-
-
-def test_train_recipe_with_cosine_schedule_and_ema():
-    tiny = SOURCE_RECIPE.with_(n_train=128, n_val=32, epochs=1, batch_size=64, hidden=8, depth=1,
-                               schedule="cosine", lr_schedule="cosine", ema_decay=0.9)
-    model, diffusion, history = train_recipe(tiny, seed=0, progress=False)
-    np.testing.assert_allclose(diffusion.betas.double().numpy(), cosine_betas_by_hand(40), rtol=1e-6)
-    assert history.steps == 2 and all(math.isfinite(v) for v in history.batch_loss)
+def test_warmup_then_cosine_learning_rate(diffusion, data):
+    model = fresh_model()
+    opt = RecordingAdam(model.parameters(), lr=2e-3)
+    history = train(model, diffusion, data[0], epochs=2, batch_size=64, optimizer=opt, lr_schedule="cosine",
+                    warmup_steps=4, seed=0, progress=False)
+    n, w = history.steps, 4
+    expected = [2e-3 * (k + 1) / w if k < w else 2e-3 * (1 + math.cos(math.pi * (k - w) / (n - w))) / 2
+                for k in range(n)]
+    np.testing.assert_allclose(opt.lrs, expected, rtol=1e-9, atol=1e-15)
+    model = fresh_model()
+    opt = RecordingAdam(model.parameters(), lr=1e-3)
+    train(model, diffusion, data[0], epochs=1, batch_size=64, optimizer=opt, warmup_steps=2, seed=0,
+          progress=False)
+    np.testing.assert_allclose(opt.lrs, [5e-4] + [1e-3] * 7, rtol=1e-12)
+    for bad in (-1, 1.5, True):
+        with pytest.raises(ValueError, match="warmup_steps must be an integer >= 0"):
+            train(fresh_model(), diffusion, data[0], epochs=1, warmup_steps=bad, progress=False)
