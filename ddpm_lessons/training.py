@@ -105,7 +105,7 @@ def _model_num_timesteps(model: nn.Module) -> int | None:
     config = getattr(model, "config", None)
     if not isinstance(config, dict):
         return None
-    return config.get("num_timesteps", config.get("num_steps"))
+    return config.get("num_timesteps")
 
 
 def _batches(data: Tensor | Iterable, batch_size: int, generator: torch.Generator) -> Iterable[Tensor]:
@@ -258,7 +258,8 @@ def train(
             if scheduler is not None:
                 scheduler.step()
             if ema is not None:
-                torch._foreach_lerp_(ema, [p.detach() for p in params], 1.0 - ema_decay)
+                for average, p in zip(ema, params):
+                    average.lerp_(p.detach(), 1.0 - ema_decay)
             losses[step] = loss.detach()
             step += 1
             if progress and step % refresh_every == 0:
