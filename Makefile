@@ -37,7 +37,7 @@ ALLOW_NO_TESTS := || [ $$? -eq 5 ]
 
 BUILD_FLAGS := -W -n --keep-going
 
-.PHONY: help setup vendor book pdf test test-units test-notebooks test-book test-built chromium execute bench clean distclean
+.PHONY: help setup vendor book pdf test test-units test-notebooks test-book test-built test-pdf chromium execute bench clean distclean
 
 help:
 	@sed -n '3,9p' $(firstword $(MAKEFILE_LIST)) | sed 's/^# *//'
@@ -79,7 +79,7 @@ pdf: $(INSTALL_STAMP) $(VENDOR_STAMP) chromium
 
 # --- tests -----------------------------------------------------------------
 
-TEST_STEPS := test-units test-notebooks test-book test-built
+TEST_STEPS := test-units test-notebooks test-book test-built test-pdf
 
 # Every step runs, in order, even after a failure, so one run reports all
 # problems; the target fails if any step failed.
@@ -113,7 +113,11 @@ test-book: $(INSTALL_STAMP) $(VENDOR_STAMP)
 
 # Checks of the built HTML, then the headless-browser tests.
 test-built: $(INSTALL_STAMP)
-	$(TEST_ENV) $(PY) -m pytest tests -m "book or browser" $(ALLOW_NO_TESTS)
+	$(TEST_ENV) $(PY) -m pytest tests -m "book or browser" --ignore=tests/test_pdf.py $(ALLOW_NO_TESTS)
+
+# The course as one PDF, built and read back.
+test-pdf: pdf
+	$(TEST_ENV) $(PY) -m pytest tests/test_pdf.py
 
 # Debian's Chromium for the browser tests and the PDF (driven by Playwright; nothing
 # downloaded), and poppler-utils, with which the tests read the PDF.

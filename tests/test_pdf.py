@@ -8,6 +8,7 @@ Skipped when no PDF has been built.
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 from collections import Counter
@@ -36,6 +37,8 @@ CHAPTERS = [
 ]
 
 if not PDF.is_file():
+    if os.environ.get("CI"):
+        raise RuntimeError(f"{PDF} is missing: `make test` builds it with `make pdf` before this test")
     pytest.skip("no PDF: run `make pdf` first", allow_module_level=True)
 if not all(shutil.which(tool) for tool in ("pdfinfo", "pdftotext", "pdfimages")):
     pytest.skip("poppler-utils is not installed (scripts/install_browser.sh)", allow_module_level=True)

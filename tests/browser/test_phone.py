@@ -31,7 +31,7 @@ from urllib.parse import unquote, urlsplit
 import pytest
 from PIL import Image
 
-from ddpm_lessons.plotting import STYLE
+from ddpm_lessons.style import STYLE
 
 from .conftest import PHONE_VIEWPORT, PageWatch, StaticServer, unavailable
 from .test_static_book import BUILD, PAGES, _wait_until_ready
