@@ -9,6 +9,12 @@ the builder copies the registry before writing (``None`` and ``""`` file names
 do not compare equal). The second ``const THEBE_JS_URL = ...`` then throws
 "Identifier 'THEBE_JS_URL' has already been declared" in the browser. Each
 page keeps the first of any identical scripts.
+
+Hidden code cells in the single-page build. sphinx-exercise registers its nodes
+for the ``singlehtml`` builder by name, so Sphinx looks up that builder's
+visitors under ``singlehtml`` only, and myst-nb's hidden-cell node (registered
+for ``html``) has none there: ``make pdf`` stops on the first ``hide-input``
+cell. The same visitors are registered for ``singlehtml`` too.
 """
 
 from __future__ import annotations
@@ -39,5 +45,11 @@ def drop_duplicate_scripts(app, pagename, templatename, context, doctree) -> Non
 
 
 def setup(app):
+    app.setup_extension("myst_nb")
+    from myst_nb.sphinx_ import HideCodeCellNode, depart_HideCellInput, visit_HideCellInput
+
+    app.add_node(HideCodeCellNode, override=True,
+                 html=(visit_HideCellInput, depart_HideCellInput),
+                 singlehtml=(visit_HideCellInput, depart_HideCellInput))
     app.connect("html-page-context", drop_duplicate_scripts, priority=900)
     return {"version": "1.0", "parallel_read_safe": True, "parallel_write_safe": True}

@@ -10,6 +10,8 @@ through Playwright as in the browser tests; nothing is downloaded, and requests
 to other hosts are refused). The script waits until MathJax has typeset every
 formula and every image has loaded, opens the collapsed blocks (derivations in
 dropdowns), and prints with the print style sheet (``book/_static/book.css``).
+Paper cannot scroll, so a display formula wider than the text is set smaller
+until it fits (``FIT_FORMULAS_JS``), measured at the width of the printed page.
 ``jupyter-book build --builder pdfhtml`` is not used: it downloads its own browser.
 """
 
@@ -23,6 +25,32 @@ from pathlib import Path
 
 CHROMIUM = Path(os.environ.get("DDPM_CHROMIUM", "/usr/bin/chromium"))
 TIMEOUT_MS = 180_000
+# A4 with the margins of print_pdf: 210 mm - 2 × 12 mm of text width, in CSS pixels (96 per inch).
+PAGE_WIDTH_PX = round((210 - 2 * 12) / 25.4 * 96)
+
+# Shrinks every display formula wider than the room left beside its equation
+# number; returns how many it shrank and how many still reach past their box.
+FIT_FORMULAS_JS = r"""
+() => {
+  let shrunk = 0;
+  for (const jax of document.querySelectorAll('div.math > mjx-container[display="true"]')) {
+    const box = jax.parentElement;
+    const eqno = box.querySelector(':scope > .eqno');
+    const room = box.clientWidth - (eqno ? eqno.getBoundingClientRect().width + 8 : 0);
+    const math = jax.querySelector('mjx-math');
+    const wide = math ? math.getBoundingClientRect().width : jax.scrollWidth;
+    if (room > 0 && wide > room) {
+      const size = parseFloat(getComputedStyle(jax).fontSize);
+      jax.style.setProperty('font-size', `${(size * room / wide * 0.98).toFixed(2)}px`, 'important');
+      shrunk += 1;
+    }
+  }
+  const still = Array.from(document.querySelectorAll('div.math > mjx-container[display="true"]'))
+    .filter((jax) => jax.querySelector('mjx-math')?.getBoundingClientRect().right
+                     > jax.parentElement.getBoundingClientRect().right + 1).length;
+  return [shrunk, still];
+}
+"""
 
 
 def entry_page(build: Path) -> Path:
@@ -77,6 +105,12 @@ def print_pdf(page_path: Path, pdf_path: Path) -> None:
                      .forEach((d) => d.setAttribute('open', ''))"""
             )
             page.emulate_media(media="print")
+            # Lay the page out at the printed width, then fit the long formulas to it.
+            page.set_viewport_size({"width": PAGE_WIDTH_PX, "height": 1400})
+            shrunk, still = page.evaluate(FIT_FORMULAS_JS)
+            print(f"{shrunk} display formulas set smaller to fit the page width")
+            if still:
+                raise SystemExit(f"{still} display formulas are still wider than the page")
             page.pdf(
                 path=str(pdf_path),
                 format="A4",
