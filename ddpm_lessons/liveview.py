@@ -114,7 +114,6 @@ class LiveView:
             self.output.outputs = ()
             return
         self.data, self.error = data, None
-        self.readout.value = "<br>".join(html.escape(line) for line in self._readout(data))
         fig = self._draw(data)
         buffer = io.BytesIO()
         fig.savefig(buffer, format="png", bbox_inches="tight")
@@ -125,6 +124,8 @@ class LiveView:
                      "text/plain": "<figure>"},
             "metadata": {},
         },)
+        # The readout changes last, so that a new readout always stands beside its figure.
+        self.readout.value = "<br>".join(html.escape(line) for line in self._readout(data))
 
     def _ipython_display_(self):
         display(self.widget)
