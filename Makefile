@@ -94,9 +94,10 @@ test: $(INSTALL_STAMP) $(VENDOR_STAMP) chromium
 
 # Unit tests and the exercises check; no browser, no built book needed.
 # tests/browser/ is left out of collection rather than deselected: with CI=true
-# its conftest treats a deselected browser test as a failure.
+# its conftest treats a deselected browser test as a failure. tests/test_pdf.py
+# needs the PDF and runs in test-pdf.
 test-units: $(INSTALL_STAMP)
-	$(TEST_ENV) $(PY) -m pytest $(XDIST) tests --ignore=tests/browser -m "not browser and not book" \
+	$(TEST_ENV) $(PY) -m pytest $(XDIST) tests --ignore=tests/browser --ignore=tests/test_pdf.py -m "not browser and not book" \
 		--cov=ddpm_lessons --cov-report=term $(ALLOW_NO_TESTS)
 
 # Re-run every stored notebook and compare with its saved outputs, one notebook
