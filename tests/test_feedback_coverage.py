@@ -29,7 +29,7 @@ def test_every_exercise_has_enough_answers(chapter):
 
 
 def test_stretch_exercises_have_enough_answers():
-    module = importlib.import_module("test_feedback_ch08")
+    module = importlib.import_module("test_feedback_ch10")
     assert len(module.WRONG) >= 16 and len(module.WRONG_COVERAGE) >= 8 and len(module.RIGHT_COVERAGE) >= 2
 
 
@@ -41,7 +41,7 @@ def test_table(capsys):
         q_right = sum(1 for k, _ in questions.RIGHT if k.startswith(chapter[1] + "."))
         q_wrong = sum(1 for k, *_ in questions.WRONG + questions.MALFORMED if k.startswith(chapter[1] + "."))
         rows.append((chapter, len(right), sum(map(len, wrong.values())), sum(map(len, right.values())), q_wrong, q_right))
-    module = importlib.import_module("test_feedback_ch08")
+    module = importlib.import_module("test_feedback_ch10")
     rows.append(("08", 3, len(module.WRONG) + len(module.WRONG_COVERAGE), len(module.RIGHT) + len(module.RIGHT_COVERAGE), 0, 0))
     with capsys.disabled():
         print("\nnotebook  exercises  wrong rejected/tried  right accepted/tried  question wrong/tried  right/tried")

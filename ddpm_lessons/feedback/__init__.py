@@ -5,7 +5,7 @@ random inputs (``seed=`` repeats a run), compares the results with the
 package's tested functions, prints one verdict and returns ``True`` only for a
 correct function; :func:`check_answer` does the same for the questions.  The
 engine is :mod:`.engine` (with :mod:`.sandbox` and :mod:`.diagnose`); each
-chapter's exercises are described in their own module (``ch01`` … ``ch08``).
+chapter's exercises are described in their own module (``ch01`` … ``ch10``).
 """
 from .ch01 import (check_histogram_gap, check_normal_pdf, check_sample_normal, check_sum_of_normals,
                    check_weighted_sum)
@@ -17,7 +17,7 @@ from .ch05 import check_conditioned_layer, check_embedding_matrix, check_paramet
 from .ch06 import check_p_sample_step, check_simplified_loss, check_train_step, check_training_loss
 from .ch07 import check_coverage_ks, check_distance_derivatives, check_mean_distance, check_newton_step
 from .ch07 import reference_mean_distance
-from .ch08 import check_curve_coverage, check_pattern_curve, check_pattern_data, reference_curve_coverage
+from .ch10 import check_curve_coverage, check_pattern_curve, check_pattern_data, reference_curve_coverage
 from .engine import Case, Exercise, Mistake, run_check, variant
 from .questions import check_answer
 

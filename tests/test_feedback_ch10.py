@@ -104,12 +104,12 @@ def _coverage(points, curve):
     return float(max(np.max(i / n - u), np.max(u - (i - 1) / n)))
 
 
-RIGHT_COVERAGE = [_coverage, lambda p, c: fb.ch08.ks_statistic_uniform(
+RIGHT_COVERAGE = [_coverage, lambda p, c: fb.ch10.ks_statistic_uniform(
     np.array([np.argmin(((c - x) ** 2).sum(1)) for x in p]) / (len(c) - 1), 0.0, 1.0)]
 WRONG_COVERAGE = [
-    (lambda p, c: fb.ch08.ks_statistic_uniform(np.linalg.norm(p[:, None] - c[None], axis=-1).argmin(1) / len(c), 0, 1), "k / (m - 1)"),
-    (lambda p, c: fb.ch08.ks_statistic_uniform(np.clip(np.linalg.norm(p[:, None] - c[None], axis=-1).min(1), 0, 1), 0, 1), "where"),
-    (lambda p, c: fb.ch08.ks_statistic_uniform(np.linalg.norm(p[:, None] - c[None], axis=-1).argmin(0) / (len(p) - 1), 0, 1), "wrong values"),
+    (lambda p, c: fb.ch10.ks_statistic_uniform(np.linalg.norm(p[:, None] - c[None], axis=-1).argmin(1) / len(c), 0, 1), "k / (m - 1)"),
+    (lambda p, c: fb.ch10.ks_statistic_uniform(np.clip(np.linalg.norm(p[:, None] - c[None], axis=-1).min(1), 0, 1), 0, 1), "where"),
+    (lambda p, c: fb.ch10.ks_statistic_uniform(np.linalg.norm(p[:, None] - c[None], axis=-1).argmin(0) / (len(p) - 1), 0, 1), "wrong values"),
     (lambda p, c: 1 - _coverage(p, c), "wrong values"),
     (lambda p, c: np.array([_coverage(p, c)]), "single number"),
     (lambda p, c: 2 * _coverage(p, c), "constant factor"),
