@@ -126,10 +126,14 @@ class TimeConditionedMLP(nn.Module):
         """Predict the noise in ``x`` (shape ``(batch, data_dim)``)
         at time steps ``t`` (shape ``(batch,)`` or one int, values 1 … T)."""
         self.check_input(x)
-        time_embedding = self.embedding(t, batch_size=x.shape[0])
+        return self.trunk(x, self.embedding(t, batch_size=x.shape[0]))
+
+    def trunk(self, x: Tensor, condition: Tensor) -> Tensor:
+        """The layers of eq. (5.2), each shifted by a projection of ``condition`` ``(batch, hidden)``:
+        the time embedding here, the time plus a label embedding in chapter 10."""
         h = self.features(x)
         for layer in self.layers:
-            h = self.activation(layer(h, time_embedding))
+            h = self.activation(layer(h, condition))
         return self.output(h)
 
     def check_input(self, x: Tensor) -> None:

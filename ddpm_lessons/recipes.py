@@ -17,9 +17,11 @@ import math
 import os
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import ClassVar
 
 import numpy as np
 import torch
+from torch import nn
 
 from .diffusion import GaussianDiffusion
 from .model import TimeConditionedMLP
@@ -27,6 +29,9 @@ from .schedules import cosine_beta_schedule, linear_beta_schedule
 from .spiral import make_spiral
 from .training import (History, checkpoint_extra, load_checkpoint, min_snr_weights, save_checkpoint,
                        timestep_probabilities, train)
+
+
+_TRAINING_MODULES = ("diffusion", "model", "recipes", "schedules", "spiral", "training")
 
 
 @dataclass(frozen=True)
@@ -58,6 +63,7 @@ class Recipe:
     min_snr_gamma: float | None = None
     variance_type: str = "posterior"
     num_threads: int | None = 1       # torch threads while training (None: leave torch's setting)
+    modules: ClassVar[tuple[str, ...]] = _TRAINING_MODULES   # their source enters the fingerprint
 
     def betas(self) -> np.ndarray:
         if self.schedule == "linear":
@@ -77,8 +83,7 @@ class Recipe:
         generator is neither used nor changed.
         """
         with torch.random.fork_rng(devices=[]):       # construction draws from the global generator
-            model = TimeConditionedMLP(self.num_timesteps, self.hidden, self.depth,
-                                       fourier_bands=self.fourier_bands)
+            model = self.network()
         generator = torch.Generator().manual_seed(seed)
         with torch.no_grad():
             for module in model.modules():
@@ -88,6 +93,15 @@ class Recipe:
                     if module.bias is not None:
                         module.bias.uniform_(-bound, bound, generator=generator)
         return model
+
+    def network(self) -> nn.Module:
+        """The model's architecture (weights as constructed; :meth:`model` seeds them)."""
+        return TimeConditionedMLP(self.num_timesteps, self.hidden, self.depth,
+                                  fourier_bands=self.fourier_bands)
+
+    def train(self, seed: int = 0, progress: bool = True) -> tuple[nn.Module, GaussianDiffusion, History]:
+        """:func:`train_recipe`; a recipe for another kind of model overrides it (chapter 10)."""
+        return train_recipe(self, seed=seed, progress=progress)
 
     def data(self, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
         rng = np.random.default_rng(seed)
@@ -161,8 +175,6 @@ def train_recipe(recipe: Recipe, seed: int = 0, progress: bool = True
 
 
 # ------------------------------------------------------------ shared checkpoints
-_TRAINING_MODULES = ("diffusion", "model", "recipes", "schedules", "spiral", "training")
-
 
 def checkpoint_dir() -> Path:
     """Where :func:`trained_model` keeps its checkpoints: ``$DDPM_LESSONS_CACHE`` if set,
@@ -172,11 +184,11 @@ def checkpoint_dir() -> Path:
 
 def recipe_fingerprint(recipe: Recipe, seed: int = 0) -> str:
     """A hash of the recipe, the seed, torch's version and the source of the modules that
-    train it: it changes whenever the trained weights could."""
+    train it (``recipe.modules``): it changes whenever the trained weights could."""
     digest = hashlib.sha256(json.dumps({"recipe": asdict(recipe), "seed": seed,
                                         "torch": torch.__version__}, sort_keys=True).encode())
     package = Path(__file__).resolve().parent
-    for name in _TRAINING_MODULES:
+    for name in recipe.modules:
         digest.update((package / f"{name}.py").read_bytes())
     return digest.hexdigest()[:16]
 
@@ -198,6 +210,6 @@ def trained_model(recipe: Recipe, seed: int = 0, progress: bool = True, retrain:
         model.eval()
         stored = checkpoint_extra(path)["history"]
         return model, recipe.diffusion(), History(**stored)
-    model, diffusion, history = train_recipe(recipe, seed=seed, progress=progress)
+    model, diffusion, history = recipe.train(seed=seed, progress=progress)
     save_checkpoint(model, path, history=asdict(history), recipe=asdict(recipe), seed=seed)
     return model, diffusion, history
