@@ -16,7 +16,7 @@ A pattern's points are split between its parts by fixed shares (half on each
 moon, half on each circle, a quarter on each side of the diamond); within a
 part the position ``s ∈ [0, 1]`` (angle / sweep of an arc, or fraction of a
 segment) is uniform.  The **position** of a point on the pattern,
-``u = Σ_{j<k} w_j + w_k s`` for part k with share w_k (eq. (10.7)), is then
+``u = Σ_{j<k} w_j + w_k s`` for part k with share w_k (eq. (10.1)), is then
 U(0, 1) for true data; for the spiral it is ``(t − T_MIN)/(T_MAX − T_MIN)``.
 :func:`coverage_ks` is the KS distance of the positions of the closest curve
 points to U(0, 1), chapter 7's coverage (:func:`~ddpm_lessons.optimal.coverage_ks`)
@@ -165,7 +165,7 @@ def make_pattern(name: str, n: int, rng: np.random.Generator | None = None,
 
 
 def pattern_curve(name: str, m: int) -> np.ndarray:
-    """``m`` points along the pattern, ordered by their position u (eq. (10.7)), for drawing it."""
+    """``m`` points along the pattern, ordered by their position u (eq. (10.1)), for drawing it."""
     name, m = check_name(name), check_int(m, "m", 2)
     u = np.linspace(0.0, 1.0, m)
     if name == "spiral":
@@ -207,7 +207,7 @@ def distance_to_pattern(name: str, points: np.ndarray) -> np.ndarray:
 
 
 def pattern_position(name: str, points: np.ndarray) -> np.ndarray:
-    """Position u = Σ_{j<k} w_j + w_k s ∈ [0, 1] of each point's closest curve point, eq. (10.7).
+    """Position u = Σ_{j<k} w_j + w_k s ∈ [0, 1] of each point's closest curve point, eq. (10.1).
 
     For true data of the pattern, u ~ U(0, 1).
     """
@@ -227,7 +227,7 @@ def mean_distance(name: str, points: np.ndarray) -> float:
 
 
 def coverage_ks(name: str, points: np.ndarray) -> float:
-    """KS distance of the positions u (eq. (10.7)) of the closest curve points to U(0, 1).
+    """KS distance of the positions u (eq. (10.1)) of the closest curve points to U(0, 1).
 
     For the spiral this is :func:`~ddpm_lessons.optimal.coverage_ks`; 0 is a
     perfectly even cover, and n true points score about ``ks_floor(n)``.

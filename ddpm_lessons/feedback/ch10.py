@@ -1,8 +1,8 @@
 """Checks of the stretch exercises: other patterns (two moons, two circles) and yardsticks for any curve.
 
-A pattern is given by the exercise text: its parts (each a curve drawn at a
-uniformly distributed angle), the share of points on each part (half each) and
-one affine normalisation for both coordinates.  The checks test the
+A pattern is the package's (:mod:`ddpm_lessons.patterns`): its parts (each a
+curve drawn at a uniformly distributed angle), the share of points on each
+part (half each) and one affine normalisation for both coordinates.  The checks test the
 *distribution* of the learner's points against that description: every point
 on a part, the right share per part, angles uniform on their range (KS), the
 normalisation (the bounding box), and, for a curve, that it is ordered.
@@ -10,95 +10,55 @@ normalisation (the bounding box), and, for a curve, that it is ordered.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 from typing import Callable
 
 import numpy as np
 
+from .. import patterns
 from ..optimal import ks_statistic_uniform
 from .ch07 import nearest_curve_points, pairwise_distances, reference_mean_distance
 from .engine import FAIL, PASS, Case, Exercise, not_done, report, run_check, type_name, variant
 from .sandbox import call_limited
 
 
-@dataclass(frozen=True)
-class Part:
-    """A circle arc ``centre + radius (sign_x cos a, sign_y sin a)`` for a in [0, angle_max], raw coordinates."""
-
-    centre: tuple[float, float]
-    radius: float
-    signs: tuple[float, float]
-    angle_max: float
-
-    def angles_and_residuals(self, raw: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        rel = (raw - np.asarray(self.centre)) * np.asarray(self.signs) / self.radius
-        angle = np.mod(np.arctan2(rel[:, 1], rel[:, 0]), 2 * np.pi)
-        if self.angle_max < 2 * np.pi - 1e-9:   # an arc: the residual also counts leaving the arc
-            outside = (angle > self.angle_max) & (angle < 2 * np.pi - 1e-6)
-            residual = np.abs(np.hypot(rel[:, 0], rel[:, 1]) - 1) + outside * 1.0
-        else:
-            residual = np.abs(np.hypot(rel[:, 0], rel[:, 1]) - 1)
-        angle = np.where(angle > 2 * np.pi - 1e-6, 0.0, angle)
-        return angle, residual * self.radius
-
-
-@dataclass(frozen=True)
-class Pattern:
-    parts: tuple[Part, ...]
-    centre: tuple[float, float]
-    scale: float
-    box: tuple[tuple[float, float], tuple[float, float]]   # expected (x range, y range) after normalising
-
-    def raw(self, points: np.ndarray) -> np.ndarray:
-        return np.asarray(points, dtype=np.float64) / self.scale + np.asarray(self.centre)
-
-
-PATTERNS = {
-    "moons": Pattern(parts=(Part((0.0, 0.0), 1.0, (1.0, 1.0), math.pi), Part((1.0, 0.5), 1.0, (-1.0, -1.0), math.pi)),
-                     centre=(0.5, 0.25), scale=2.0 / 3.0, box=((-1.0, 1.0), (-0.5, 0.5))),
-    "circles": Pattern(parts=(Part((0.0, 0.0), 1.0, (1.0, 1.0), 2 * math.pi),
-                              Part((0.0, 0.0), 0.5, (1.0, 1.0), 2 * math.pi)),
-                       centre=(0.0, 0.0), scale=1.0, box=((-1.0, 1.0), (-1.0, 1.0))),
-}
 ON_PART = 1e-4
 
 
-def _assign(pattern: Pattern, points: np.ndarray):
-    """For each point: the part it lies on (-1 if none), its angle there, and its distance to the nearest part."""
-    raw = pattern.raw(points)
-    fits = [part.angles_and_residuals(raw) for part in pattern.parts]
-    residuals = np.stack([r for _, r in fits])
-    part = np.argmin(residuals, axis=0)
-    distance = residuals[part, np.arange(len(raw))]
-    angle = np.stack([a for a, _ in fits])[part, np.arange(len(raw))]
-    return np.where(distance < ON_PART, part, -1), angle, distance
+def _assign(name: str, points: np.ndarray):
+    """For each point: the part it lies on (-1 if none), its position s in that part, and its
+    distance to the pattern (the package's exact curves, :mod:`ddpm_lessons.patterns`)."""
+    distance, part, s = patterns.closest_on_pattern(name, points)
+    return np.where(distance < ON_PART, part, -1), s, distance
 
 
-def pattern_problem(pattern: Pattern, points: np.ndarray, name: str) -> str | None:
-    """Why ``points`` (many of them) do not follow the pattern's law, or None."""
-    part, angle, distance = _assign(pattern, points)
-    (x_lo, x_hi), (y_lo, y_hi) = pattern.box
+def pattern_problem(name: str, points: np.ndarray) -> str | None:
+    """Why ``points`` (many of them) do not follow the law of the pattern ``name``, or None."""
+    part, position, distance = _assign(name, points)
+    curve = patterns.pattern_curve(name, 4001)
+    (x_lo, y_lo), (x_hi, y_hi) = curve.min(axis=0), curve.max(axis=0)
     lo, hi = points.min(axis=0), points.max(axis=0)
     if np.mean(part < 0) > 0.001:
         box = (f" Your points span x in [{lo[0]:.3g}, {hi[0]:.3g}] and y in [{lo[1]:.3g}, {hi[1]:.3g}]; the {name} "
-               f"should span about [{x_lo:g}, {x_hi:g}] × [{y_lo:g}, {y_hi:g}].")
+               f"should span about [{x_lo:.3g}, {x_hi:.3g}] × [{y_lo:.3g}, {y_hi:.3g}].")
         per_axis = (np.allclose(lo, -1.0, atol=0.02) and np.allclose(hi, 1.0, atol=0.02)
-                    and not np.allclose([x_lo, y_lo, x_hi, y_hi], [-1.0, -1.0, 1.0, 1.0]))
+                    and not np.allclose([x_lo, y_lo, x_hi, y_hi], [-1.0, -1.0, 1.0, 1.0], atol=1e-6))
         hint = (" Normalise both coordinates with one affine map (the same centre and the same scale for x and y): "
                 "a separate map per axis distorts the shape." if per_axis else
                 " Check the centre you subtract, the scale, and that the angles are in radians.")
         return (f"{np.mean(part < 0):.0%} of your points are not on the {name} (mean distance "
                 f"{distance.mean():.3g} to it).{box}{hint}")
-    counts = np.bincount(part, minlength=len(pattern.parts))
+    shares = patterns.PATTERNS[name].shares
+    counts = np.bincount(part, minlength=len(shares))
     n = len(points)
-    if sorted(counts.tolist()) != sorted([n // 2, n - n // 2]):
+    expected = patterns.part_counts(shares, n)
+    if sorted(counts.tolist()) != sorted(expected.tolist()):
         return (f"the points are on the {name}, but the parts hold {counts.tolist()} of the {n} points; each part "
-                f"should hold half of them ({n // 2} and {n - n // 2}).")
-    for k, p in enumerate(pattern.parts):
-        ks = ks_statistic_uniform(angle[part == k], 0.0, p.angle_max)
+                f"should hold its share of them ({sorted(expected.tolist())}, half of them each for two parts).")
+    for k in range(len(shares)):
+        ks = ks_statistic_uniform(position[part == k], 0.0, 1.0)
         limit = 1.95 / math.sqrt(counts[k]) + 0.01
         if ks > limit:
-            return (f"on part {k + 1} of the {name} the angles are not uniform on [0, {p.angle_max / math.pi:g}π] "
+            return (f"on part {k + 1} of the {name} the angles are not uniform over the whole part "
                     f"(KS distance {ks:.3g}, expected below {limit:.2g}). Draw them with rng.uniform over the whole "
                     "range, in radians.")
     return None
@@ -110,7 +70,8 @@ def check_pattern_data(fn: Callable, name: str = "moons", seed: int | None = Non
     The check draws from ``fn`` and tests the law of the points (see the module docstring), the shape for even
     and odd n, the dtype, and reproducibility from ``rng``.
     """
-    title, pattern = f"{name} data", PATTERNS[name]
+    title = f"{name} data"
+    patterns.check_name(name)
     if not callable(fn):
         report(FAIL, title, f"expected a function, got a {type_name(fn)}.")
         return False
@@ -144,7 +105,7 @@ def check_pattern_data(fn: Callable, name: str = "moons", seed: int | None = Non
         report(FAIL, title, f"the points have dtype {big.dtype}; return float32 (.astype(np.float32)), the dtype "
                "of the model's inputs.")
         return False
-    problem = pattern_problem(pattern, big.astype(np.float64), name)
+    problem = pattern_problem(name, big.astype(np.float64))
     if problem:
         report(FAIL, title, problem)
         return False
@@ -183,7 +144,8 @@ def check_pattern_curve(data_fn: Callable, curve_fn: Callable, name: str = "moon
     The curve must lie on the pattern, be ordered (consecutive points close, except between parts), and be
     spaced like the data's law, so that the data's nearest-point positions k/(m-1) are uniform (coverage).
     """
-    title, pattern = f"{name} curve", PATTERNS[name]
+    title = f"{name} curve"
+    num_parts = len(patterns.PATTERNS[name].shares)
     for f in (data_fn, curve_fn):
         if not callable(f):
             report(FAIL, title, f"expected a function, got a {type_name(f)}.")
@@ -203,7 +165,7 @@ def check_pattern_curve(data_fn: Callable, curve_fn: Callable, name: str = "moon
                f"{f' of shape {tuple(shape)}' if shape is not None else ''}. With two parts, give the remainder of "
                "m to one of them.")
         return False
-    part, _, distance = _assign(pattern, curve.astype(np.float64))
+    part, _, distance = _assign(name, curve.astype(np.float64))
     if np.any(part < 0):
         report(FAIL, title, f"{np.mean(part < 0):.0%} of the curve points are not on the {name} (largest distance "
                f"{distance.max():.3g}): use the same shapes and normalisation as the data.")
@@ -213,9 +175,9 @@ def check_pattern_curve(data_fn: Callable, curve_fn: Callable, name: str = "moon
     np.fill_diagonal(neighbour, np.inf)
     spacing = float(np.median(neighbour.min(axis=1)))   # independent of the order of the points
     jumps = int(np.sum(gaps > 10 * spacing))
-    if jumps > len(pattern.parts) - 1:
+    if jumps > num_parts - 1:
         report(FAIL, title, f"the curve is not ordered: {jumps} jumps between consecutive points (at most "
-               f"{len(pattern.parts) - 1} between parts). Trace each part in order of its angle (np.linspace), "
+               f"{num_parts - 1} between parts). Trace each part in order of its angle (np.linspace), "
                "so that the position k/(m-1) along the curve means something.")
         return False
     if not isinstance(data, np.ndarray) or data.shape != (n, 2):
@@ -273,4 +235,4 @@ def check_curve_coverage(fn: Callable, seed: int | None = None) -> bool:
 
 
 __all__ = ["check_pattern_data", "check_pattern_curve", "check_curve_coverage", "reference_curve_coverage",
-           "reference_mean_distance", "pairwise_distances", "PATTERNS"]
+           "reference_mean_distance", "pairwise_distances"]
