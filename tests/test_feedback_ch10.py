@@ -136,3 +136,144 @@ def test_right_coverage_is_accepted(fn):
 @pytest.mark.parametrize("fn,fragment", WRONG_COVERAGE)
 def test_wrong_coverage_is_rejected(fn, fragment):
     assert_rejected(fb.check_curve_coverage, fn, fragment)
+
+
+# ------------------------------------------------------------------ guidance exercises
+import torch  # noqa: E402
+
+from ddpm_lessons import patterns  # noqa: E402
+
+RIGHT_GUIDED = [
+    lambda c, u, w: (1 + w) * c - w * u,
+    lambda c, u, w: c + w * (c - u),
+    lambda c, u, w: torch.lerp(u, c, 1 + w),
+    lambda c, u, w: c.mul(1 + w).sub(u, alpha=w),
+    lambda c, u, w: torch.add((1.0 + w) * c, u, alpha=-w),
+    lambda c, u, w: -(w * u - (w + 1) * c),
+]
+
+
+def _in_place(c, u, w):
+    c.mul_(1 + w)
+    return c.sub_(w * u)
+
+
+WRONG_GUIDED = [
+    (lambda c, u, w: w * c - (1 + w) * u, "swapped"),
+    (lambda c, u, w: (1 + w) * c + w * u, "minus sign"),
+    (lambda c, u, w: c - w * u, "1 + w, not 1"),
+    (lambda c, u, w: (1 - w) * c + w * u, "interpolates"),
+    (lambda c, u, w: (1 + w) * u - w * c, "roles"),
+    (lambda c, u, w: c + (1 + w) * (c - u), "is w, not 1 + w"),
+    (_in_place, "in place"),
+    (lambda c, u, w: ((1 + w) * c - w * u).detach(), "cut off"),
+    (lambda c, u, w: ((1 + w) * c - w * u).detach().numpy(), "torch.Tensor"),
+    (lambda c, u, w: None, "return"),
+    (lambda c, u, w: (1 + w) * c - w * u + 1e-2, "wrong"),
+    (lambda c, u, w: (1 + w ** 2) * c - w ** 2 * u, "wrong"),
+]
+
+
+@pytest.mark.parametrize("fn", RIGHT_GUIDED)
+def test_right_guided_noise_is_accepted(fn):
+    assert_accepted(fb.check_guided_noise, fn)
+
+
+@pytest.mark.parametrize("fn,fragment", WRONG_GUIDED)
+def test_wrong_guided_noise_is_rejected(fn, fragment):
+    assert_rejected(fb.check_guided_noise, fn, fragment)
+
+
+def _drop_where(labels, p, null_label, generator):
+    return torch.where(torch.rand(labels.shape, generator=generator) < p, null_label, labels)
+
+
+def _drop_bernoulli(labels, p, null_label, generator):
+    mask = torch.bernoulli(torch.full(labels.shape, float(p)), generator=generator).bool()
+    out = labels.clone()
+    out[mask] = null_label
+    return out
+
+
+def _drop_masked_fill(labels, p, null_label, generator):
+    u = torch.rand(len(labels), generator=generator)
+    return labels.masked_fill(u < p, null_label)
+
+
+def _drop_in_place(labels, p, null_label, generator):
+    labels[torch.rand(labels.shape, generator=generator) < p] = null_label
+    return labels
+
+
+RIGHT_DROP = [
+    _drop_where, _drop_bernoulli, _drop_masked_fill,
+    lambda labels, p, null_label, generator: torch.where(
+        torch.rand(labels.shape, generator=generator) >= p, labels, torch.full_like(labels, null_label)),
+]
+WRONG_DROP = [
+    (_drop_in_place, "in place"),
+    (lambda labels, p, null_label, generator: torch.where(
+        torch.rand(labels.shape, generator=generator) > p, null_label, labels), "kept with 1 − p"),
+    (lambda labels, p, null_label, generator: torch.where(torch.rand(labels.shape) < p, null_label, labels),
+     "generator"),
+    (lambda labels, p, null_label, generator: labels.clone() if torch.rand(1, generator=generator) > p
+     else torch.full_like(labels, null_label), "one random number per label"),
+    (lambda labels, p, null_label, generator: (torch.rand(labels.shape, generator=generator) < p), "dtype"),
+    (lambda labels, p, null_label, generator: _drop_where(labels, p, null_label, generator).numpy(), "torch tensor"),
+    (lambda labels, p, null_label, generator: _drop_where(labels, p, 0, generator), "only replace"),
+    (lambda labels, p, null_label, generator: _drop_where(labels, p / 2, null_label, generator), "expected"),
+    (lambda labels, p, null_label, generator: _drop_where(labels, p, null_label, generator).float(), "dtype"),
+    (lambda labels, p, null_label, generator: None, "return"),
+    (lambda labels, p, null_label, generator: _drop_where(labels, p, null_label, torch.Generator().manual_seed(0)),
+     "different seeds"),
+]
+
+
+@pytest.mark.parametrize("fn", RIGHT_DROP)
+def test_right_label_dropout_is_accepted(fn):
+    assert_accepted(fb.check_drop_labels, fn)
+
+
+@pytest.mark.parametrize("fn,fragment", WRONG_DROP)
+def test_wrong_label_dropout_is_rejected(fn, fragment):
+    assert_rejected(fb.check_drop_labels, fn, fragment)
+
+
+def _shares(points, names):
+    d = np.stack([patterns.distance_to_pattern(name, points) for name in names])
+    return np.bincount(d.argmin(axis=0), minlength=len(names)) / len(points)
+
+
+def _shares_loop(points, names):
+    counts = np.zeros(len(names))
+    for q in points:
+        counts[np.argmin([patterns.distance_to_pattern(name, q[None])[0] for name in names])] += 1
+    return counts / counts.sum()
+
+
+RIGHT_SHARES = [
+    _shares, _shares_loop,
+    lambda points, names: np.array([np.mean(np.stack([patterns.distance_to_pattern(n, points) for n in names]
+                                                      ).argmin(0) == k) for k in range(len(names))]),
+]
+WRONG_SHARES = [
+    (lambda p, n: _shares(p, n) * len(p), "counts"),
+    (lambda p, n: np.bincount(np.stack([patterns.distance_to_pattern(k, p) for k in n]).argmax(0),
+                              minlength=len(n)) / len(p), "nearest"),
+    (lambda p, n: np.bincount(np.stack([patterns.distance_to_pattern(k, p) for k in n]).argmin(0)) / len(p),
+     "minlength"),
+    (lambda p, n: _shares(p, patterns.PATTERN_NAMES)[:len(n)], "order of `names`"),
+    (lambda p, n: list(_shares(p, n)), "numpy array"),
+    (lambda p, n: np.full(len(n), 1 / len(n)), "wrong"),
+    (lambda p, n: None, "return"),
+]
+
+
+@pytest.mark.parametrize("fn", RIGHT_SHARES)
+def test_right_shares_are_accepted(fn):
+    assert_accepted(fb.check_pattern_shares, fn)
+
+
+@pytest.mark.parametrize("fn,fragment", WRONG_SHARES)
+def test_wrong_shares_are_rejected(fn, fragment):
+    assert_rejected(fb.check_pattern_shares, fn, fragment)

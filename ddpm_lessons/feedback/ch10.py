@@ -14,10 +14,14 @@ from typing import Callable
 
 import numpy as np
 
-from .. import patterns
+import torch
+from torch import Tensor
+
+from .. import guidance, patterns
 from ..optimal import ks_statistic_uniform
 from .ch07 import nearest_curve_points, pairwise_distances, reference_mean_distance
-from .engine import FAIL, PASS, Case, Exercise, not_done, report, run_check, type_name, variant
+from .common import TENSOR_HINT, float32_tensor
+from .engine import FAIL, PASS, Case, Exercise, Mistake, not_done, report, run_check, type_name, variant
 from .sandbox import call_limited
 
 
@@ -234,5 +238,165 @@ def check_curve_coverage(fn: Callable, seed: int | None = None) -> bool:
     return run_check(CURVE_COVERAGE, fn, seed)
 
 
+# ------------------------------------------------------------------ guidance (second half)
+def _cases_guided_noise(rng):
+    cases = []
+    for k, w in enumerate([0.0, float(rng.uniform(0.2, 0.9)), 1.0, float(rng.uniform(2.0, 6.0))]):
+        n = int(rng.integers(3, 9))
+        cond, uncond = float32_tensor(rng, (n, 2)), float32_tensor(rng, (n, 2))
+        if k % 2:   # as they come out of the network: attached to a graph
+            cond.requires_grad_(True)
+        cases.append(Case((cond, uncond, w), f"w = {w:.3g}, {n} points"))
+    return cases
+
+
+def _attached(out, args, case):
+    if isinstance(out, Tensor) and args[0].requires_grad and out.grad_fn is None:
+        return ("your result is cut off from the graph of `eps_cond` (detach(), .data, torch.no_grad or a numpy "
+                "round trip). Guidance is also used where gradients flow: keep it one torch expression.")
+    return None
+
+
+GUIDED_NOISE = Exercise(
+    name="guided noise",
+    make_cases=_cases_guided_noise,
+    reference=lambda c, u, w: guidance.guided_noise(c, u, w),
+    arg_names=("eps_cond", "eps_uncond", "w"),
+    mistakes=[
+        variant("the weights are swapped: the conditional prediction gets 1 + w and the unconditional one −w "
+                "(at w = 0 the result must be the conditional prediction).",
+                lambda c, u, w: w * c - (1 + w) * u),
+        variant("the unconditional prediction is subtracted: the score of p(x)^(−w) enters with a minus sign.",
+                lambda c, u, w: (1 + w) * c + w * u),
+        variant("the conditional prediction is weighted by 1 + w, not 1: ∇log p(x|c)^(1+w) = (1 + w) ∇log p(x|c).",
+                lambda c, u, w: c - w * u),
+        variant("this interpolates between the two predictions; guidance extrapolates beyond the conditional one, "
+                "away from the unconditional one.",
+                lambda c, u, w: (1 - w) * c + w * u),
+        variant("the roles of the two predictions are swapped: the conditional prediction gets 1 + w.",
+                lambda c, u, w: (1 + w) * u - w * c),
+        variant("the weight of the difference is w, not 1 + w: ε_c + w (ε_c − ε_∅).",
+                lambda c, u, w: c + (1 + w) * (c - u)),
+    ],
+    validators=[_attached],
+    type_hint=TENSOR_HINT,
+)
+
+
+def check_guided_noise(fn: Callable, seed: int | None = None) -> bool:
+    """Check ``fn(eps_cond, eps_uncond, w)``: the guided noise of eq. (10.7)."""
+    return run_check(GUIDED_NOISE, fn, seed)
+
+
+def _drop_problem(fn: Callable, labels: Tensor, p: float, null: int, seeds: tuple[int, int]) -> str | None:
+    """Why ``fn`` does not drop labels to ``null`` independently at rate ``p`` with the given generator."""
+    before = labels.clone()
+    outputs = [fn(labels, p, null, torch.Generator().manual_seed(s)) for s in (seeds[0], seeds[0], seeds[1])]
+    if not torch.equal(labels, before):
+        return ("your function changed `labels` in place. The caller's batch keeps its true labels (the next "
+                "epoch reuses them): build a new tensor, e.g. with torch.where.")
+    out = outputs[0]
+    if out is None:
+        return "your function returned None. Did you forget the `return` statement?"
+    if not isinstance(out, Tensor):
+        return f"returned a {type_name(out)}; return a torch tensor of labels, like `labels`."
+    if out.shape != labels.shape or out.dtype != labels.dtype:
+        return (f"expected a tensor of shape {tuple(labels.shape)} and dtype {labels.dtype} (labels, not a "
+                f"mask), got shape {tuple(out.shape)} and dtype {out.dtype}.")
+    dropped = out == null
+    if not torch.all(dropped | (out == labels)):
+        return "some labels became something other than themselves or the null label: only replace by `null_label`."
+    rate, n = dropped.double().mean().item(), labels.numel()
+    spread = 5 * math.sqrt(p * (1 - p) / n) + 1e-9
+    if rate in (0.0, 1.0) and 0 < p < 1:
+        return ("all the labels or none were dropped: draw one random number per label (shape labels.shape), "
+                "not one for the whole batch.")
+    if abs(rate - (1 - p)) < spread and abs(p - 0.5) > 0.05:
+        return f"you dropped {rate:.1%} of the labels with p = {p}: a label is dropped with probability p, kept with 1 − p."
+    if abs(rate - p) > spread:
+        return f"you dropped {rate:.1%} of the labels with p = {p}; expected {p:.0%} ± {spread:.1%}."
+    if not torch.equal(outputs[1], out):
+        return ("two calls with generators of the same seed gave different labels: draw the random numbers with the "
+                "`generator` you are given (torch.rand(..., generator=generator)).")
+    if 0 < p < 1 and torch.equal(outputs[2], out):
+        return "generators with different seeds gave the same labels: draw the random numbers from `generator`."
+    return None
+
+
+def check_drop_labels(fn: Callable, seed: int | None = None, time_limit: float = 10.0) -> bool:
+    """Check ``fn(labels, p, null_label, generator)``: a new tensor with each label replaced by the null label
+    with probability p, drawn from ``generator``; ``labels`` unchanged."""
+    title = "label dropout"
+    if not callable(fn):
+        report(FAIL, title, f"expected a function, got a {type_name(fn)}.")
+        return False
+    rng = np.random.default_rng(seed)
+    labels = torch.from_numpy(rng.integers(0, 4, size=100_000))
+    seeds = tuple(int(s) for s in rng.integers(2**31, size=2))
+
+    def run():
+        for p in (0.15, float(rng.uniform(0.55, 0.8)), 0.0, 1.0):
+            problem = _drop_problem(fn, labels, p, 4, seeds)
+            if problem is not None:
+                return problem
+        return None
+
+    outcome = call_limited(run, (), time_limit)
+    if _outcome_problem(outcome, title, time_limit) is not None:
+        return False
+    if outcome.value is not None:
+        report(FAIL, title, outcome.value, outcome.printed)
+        return False
+    report(PASS, title, "a new tensor, each label dropped independently at rate p, reproducible from the generator")
+    return True
+
+
+def _cases_shares(rng):
+    cases = []
+    for k in range(4):
+        names = tuple(str(n) for n in rng.permutation(patterns.PATTERN_NAMES)[: int(rng.integers(2, 5))])
+        if k == 0:   # every point exactly on the first pattern: the others get share 0
+            points = patterns.make_pattern(names[0], 60, rng, dtype=np.float64)
+        else:
+            counts = rng.integers(10, 60, size=len(names))
+            points = np.concatenate([patterns.make_pattern(n, int(c), rng, noise=0.02, dtype=np.float64)
+                                     for n, c in zip(names, counts)])
+        cases.append(Case((points, names), f"{len(points)} points, names {names}"))
+    return cases
+
+
+def _nearest(points, names):
+    return np.argmin(np.stack([patterns.distance_to_pattern(n, points) for n in names]), axis=0)
+
+
+SHARES = Exercise(
+    name="share per pattern",
+    make_cases=_cases_shares,
+    reference=lambda points, names: patterns.pattern_shares(points, tuple(names)),
+    arg_names=("points", "names"),
+    mistakes=[
+        variant("these are counts: divide by the number of points to get shares.",
+                lambda p, n: np.bincount(_nearest(p, n), minlength=len(n)).astype(float)),
+        variant("each point belongs to the pattern whose curve is *nearest* (argmin of the distances), not farthest.",
+                lambda p, n: np.bincount(np.argmax(np.stack([patterns.distance_to_pattern(k, p) for k in n]), 0),
+                                         minlength=len(n)) / len(p)),
+        variant("the shares must follow the order of `names`, one per name, not the order of PATTERN_NAMES.",
+                lambda p, n: None if tuple(n) == patterns.PATTERN_NAMES[:len(n)] else
+                patterns.pattern_shares(p, patterns.PATTERN_NAMES)[:len(n)]),
+        Mistake("a pattern that no point is nearest to still needs its share, 0: np.bincount(..., "
+                "minlength=len(names)).",
+                predicate=lambda outs, cases, expected: any(
+                    hasattr(o, "shape") and np.ndim(o) == 1 and len(o) < len(c.args[1]) for o, c in zip(outs, cases))),
+    ],
+    type_hint="Return a numpy array with one share per name.",
+)
+
+
+def check_pattern_shares(fn: Callable, seed: int | None = None) -> bool:
+    """Check ``fn(points, names)``: the share of the points whose nearest curve is each pattern of ``names``."""
+    return run_check(SHARES, fn, seed)
+
+
 __all__ = ["check_pattern_data", "check_pattern_curve", "check_curve_coverage", "reference_curve_coverage",
-           "reference_mean_distance", "pairwise_distances"]
+           "reference_mean_distance", "pairwise_distances", "check_guided_noise", "check_drop_labels",
+           "check_pattern_shares"]
