@@ -253,7 +253,7 @@ def test_solution_notebook_structure(name):
                     assert re.search(rf"check_\w+\((\"[\d.]+\", )?(\w+, )?{function}\b", later), \
                         f"{function} is never checked"
     # questions to think about: {exercise} blocks, each with a folded model answer ({solution}, dropdown)
-    questions = re.findall(r":::\{exercise\} Question (\d\.\d)\n:label: (q\d-\d)\n", markdown)
+    questions = re.findall(r":::\{exercise\} Question (\d+\.\d)\n:label: (q\d+-\d)\n", markdown)
     answers = [c for c in nb["cells"] if c["cell_type"] == "markdown" and make_exercises._is_answer(c)]
     assert len(questions) >= 1 and len(answers) == len(questions)
     assert all(len(_source(a)) > 150 for a in answers)
@@ -265,7 +265,7 @@ def test_solution_notebook_structure(name):
         if cell["cell_type"] == "code" and make_exercises.BEGIN in _source(cell):
             assert "hide-input" in cell["metadata"].get("tags", [])
     # exercises are graded: a warm-up or core exercise, and at least one challenge per chapter
-    levels = re.findall(r"^## Exercise \d\.\d: .*\((warm-up|core|challenge)\)$", markdown, flags=re.M)
+    levels = re.findall(r"^## Exercise \d+\.\d: .*\((warm-up|core|challenge)\)$", markdown, flags=re.M)
     assert "challenge" in levels and ({"warm-up", "core"} & set(levels) or name.startswith("10"))
 
 

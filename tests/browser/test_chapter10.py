@@ -1,0 +1,109 @@
+"""Chapter 10 in the built book: it renders, its equations are numbered (10.x), its figures
+load, its static player steps through the guidance scales, and nothing overflows a phone."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from .conftest import PHONE_VIEWPORT, PageWatch, StaticServer, unavailable
+from .test_static_book import BUILD, _check_sliders, _wait_until_ready
+
+pytestmark = pytest.mark.browser
+
+PAGE = "book/10_guidance.html"
+EQUATIONS = 7   # eq. (10.1) … (10.7)
+
+EQUATION_NUMBERS_JS = r"""
+() => Array.from(document.querySelectorAll('div.math .eqno, span.eqno'))
+  .map((el) => el.textContent.replace(/[^0-9.()]/g, ''))
+"""
+
+FIGURES_JS = r"""
+() => Array.from(document.querySelectorAll('.cell_output img'))
+  .filter((img) => !img.closest('.animation'))
+  .map((img) => ({src: img.src.slice(0, 60), complete: img.complete, width: img.naturalWidth}))
+"""
+
+OVERFLOW_JS = r"""
+() => {
+  const viewport = document.documentElement.clientWidth;
+  const scrolls = (el) => ['auto', 'scroll'].includes(getComputedStyle(el).overflowX);
+  const wide = [];
+  for (const el of document.querySelectorAll('main *')) {
+    const rect = el.getBoundingClientRect();
+    if (rect.width === 0 || rect.right <= viewport + 1) continue;
+    let inside = false;   // content of a box that scrolls sideways by itself is fine
+    for (let up = el.parentElement; up && up !== document.body; up = up.parentElement) {
+      if (scrolls(up) || getComputedStyle(up).overflowX === 'hidden') { inside = true; break; }
+    }
+    if (!inside) wide.push(`<${el.tagName.toLowerCase()} class="${el.className}"> right edge ${Math.round(rect.right)}`);
+  }
+  return {page: document.documentElement.scrollWidth, viewport, wide: wide.slice(0, 10)};
+}
+"""
+
+
+@pytest.fixture(scope="module")
+def server():
+    if not (BUILD / PAGE).is_file():
+        unavailable(f"chapter 10 is not built: {BUILD / PAGE} is missing (run `make book`)")
+    with StaticServer(BUILD) as running:
+        yield running
+
+
+def _open(context, server) -> PageWatch:
+    watch = PageWatch.open(context)
+    watch.page.goto(server.url + PAGE, wait_until="load", timeout=30_000)
+    _wait_until_ready(watch.page)
+    return watch
+
+
+def test_chapter_renders_with_numbered_equations_and_figures(browser_context, server):
+    watch = _open(browser_context, server)
+    try:
+        page = watch.page
+        assert "Conditioning and classifier-free guidance" in page.title()
+        numbers = page.evaluate(EQUATION_NUMBERS_JS)
+        assert numbers == [f"(10.{k})" for k in range(1, EQUATIONS + 1)], numbers
+        # references to the equations in the prose carry the same numbers
+        text = page.locator("main").inner_text()
+        for k in (1, 2, 3, 5, 6, 7):
+            assert f"(10.{k})" in text
+        assert page.locator("mjx-container").count() > 20
+        figures = page.evaluate(FIGURES_JS)
+        assert len(figures) >= 7, figures
+        broken = [f for f in figures if not f["complete"] or f["width"] == 0]
+        assert not broken, broken
+        assert not watch.console_errors and not watch.page_errors
+        assert not re.search(r"Traceback|Error:", page.locator("main").inner_text())
+    finally:
+        watch.close()
+
+
+def test_static_player_steps_through_the_guidance_scales(browser_context, server):
+    watch = _open(browser_context, server)
+    try:
+        players = watch.page.locator("div.animation")
+        assert players.count() == 1
+        (check,) = _check_sliders(watch.page, 1)
+        assert not check.problem, check.problem
+        assert check.frames == 6          # w = 0, 0.25, 0.5, 1, 2, 4
+        assert check.src_first != check.src_last
+        assert check.src_after_next != check.src_first
+        # the live slider's cell is not on the page: no widget without a kernel
+        assert watch.page.locator(".ddpm-view, .jupyter-widgets").count() == 0
+    finally:
+        watch.close()
+
+
+def test_nothing_overflows_a_phone(phone_context, server):
+    watch = _open(phone_context, server)
+    try:
+        result = watch.page.evaluate(OVERFLOW_JS)
+        assert result["viewport"] <= PHONE_VIEWPORT["width"]
+        assert result["page"] <= result["viewport"] + 1, result
+        assert not result["wide"], result["wide"]
+    finally:
+        watch.close()
