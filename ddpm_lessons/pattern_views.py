@@ -111,6 +111,7 @@ def plot_shares(names: Sequence[str], found: Sequence[float], training: Sequence
     ax.bar(x - 0.2, training, width=0.4, color=COLORS["curve"], label="training data")
     ax.bar(x + 0.2, found, width=0.4, color=COLORS["data"], label="samples with label ∅")
     ax.set_xticks(x, names)
-    ax.set(ylabel="share of the points", title="Unconditional samples: a mixture of the patterns")
-    ax.legend(loc="lower right")
+    ax.set(ylabel="share of the points", title="Unconditional samples: a mixture of the patterns",
+           ylim=(0, 1.4 * max(max(found), max(training))))
+    ax.legend(loc="upper center", ncols=2)
     return fig
