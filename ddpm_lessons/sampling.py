@@ -83,6 +83,17 @@ def ddim_step(x_start: Tensor, eps: Tensor, alpha_bar_prev: Tensor | float,
     return x
 
 
+def grid_alphas_cumprod(alphas_cumprod: Tensor, timesteps: np.ndarray) -> tuple[Tensor, Tensor]:
+    """ᾱ_{τ_k} and ᾱ_{τ_{k-1}} for each step of a grid from T down, eq. (9.6).
+
+    ``alphas_cumprod`` holds ᾱ_1 … ᾱ_T; ``timesteps`` is a grid of
+    :func:`sampling_timesteps`.  The last step's ᾱ_prev is ᾱ_{τ_0} = ᾱ_0 = 1.
+    """
+    index = torch.as_tensor(np.asarray(timesteps), dtype=torch.long, device=alphas_cumprod.device) - 1
+    alpha_bar = alphas_cumprod[index]
+    return alpha_bar, torch.cat([alpha_bar[1:], alpha_bar.new_ones(1)])
+
+
 def _top(diffusion: GaussianDiffusion, t_start: int | None) -> int:
     T = diffusion.num_timesteps
     return T if t_start is None else check_int(t_start, "t_start", 1, T)
@@ -112,6 +123,7 @@ def ddim_sample(diffusion: GaussianDiffusion, model: Denoiser, shape: tuple[int,
         raise ValueError(f"eta must be >= 0, got {eta!r}")
     x = diffusion._start(shape, generator, device, diffusion.betas.dtype)
     xs = [x]
+    alpha_bars, alpha_bars_prev = grid_alphas_cumprod(diffusion.alphas_cumprod, times)
     for k, t in enumerate(times):
         i = _indices(t, x)
         eps = model(x, i + 1)
@@ -119,12 +131,10 @@ def ddim_sample(diffusion: GaussianDiffusion, model: Denoiser, shape: tuple[int,
         if clip_denoised:
             x_start = x_start.clamp(-1.0, 1.0)
             eps = diffusion._predict_noise(x, i, x_start)
-        alpha_bar = diffusion.alphas_cumprod[t - 1]
-        last = k + 1 == len(times)
-        alpha_bar_prev = alpha_bar.new_tensor(1.0) if last else diffusion.alphas_cumprod[times[k + 1] - 1]
-        sigma = ddim_sigma(alpha_bar, alpha_bar_prev, eta)
+        sigma = ddim_sigma(alpha_bars[k], alpha_bars_prev[k], eta)
         noise = (torch.randn(x.shape, generator=generator, dtype=x.dtype, device=x.device)
-                 if eta > 0 and not last else None)
+                 if eta > 0 and k + 1 < len(times) else None)
+        alpha_bar_prev = alpha_bars_prev[k]
         x = ddim_step(x_start, eps, alpha_bar_prev, sigma, noise)
         xs.append(x)
     return torch.stack(xs) if keep_all else x

@@ -107,6 +107,19 @@ def _bank() -> dict:
             "under": "no: the nearest listed point cannot be closer than the nearest point of the curve.",
             "either": "no: the error always has the same sign.",
         }),
+        # ------------------------------------------------------------------ chapter 9
+        "9.4": Question("formula",
+                        (1 - s["abar_prev"]) * sympy.sqrt(s["abar_t"] / s["abar_prev"]) / (1 - s["abar_t"]),
+                        symbols=("abar_t", "abar_prev"),
+                        why="It is the coefficient of x_t in the posterior mean (4.5) of the respaced chain, "
+                            "with α' = ᾱ_t/ᾱ_prev: with σ² = β̃' the DDIM step is the strided DDPM step."),
+        "9.5": Question("choice", "b", options={
+            "a": "no: one step is not a full DDPM run; with σ = 0 at the final step nothing random is added.",
+            "b": "one step returns x̂_0 = (x_T - √(1 - ᾱ_T) ε_θ(x_T, T)) / √ᾱ_T, the network's guess of the mean "
+                 "of x_0 given x_T; with ᾱ_T ≈ 2e-7, x_T says almost nothing about x_0, so every sample lands "
+                 "near the mean of the data, in the middle of the spiral (clipped to [-1, 1]).",
+            "c": "no: the output is not x_T: the last step returns x̂_0, which removes the predicted noise.",
+        }),
     }
 
 
