@@ -115,9 +115,9 @@ def _bank() -> dict:
                             "with α' = ᾱ_t/ᾱ_prev: with σ² = β̃' the DDIM step is the strided DDPM step."),
         "9.5": Question("choice", "b", options={
             "a": "no: one step is not a full DDPM run; with σ = 0 at the final step nothing random is added.",
-            "b": "one step returns x̂_0 = (x_T - √(1 - ᾱ_T) ε_θ(x_T, T)) / √ᾱ_T, the network's guess of the mean "
-                 "of x_0 given x_T; with ᾱ_T ≈ 2e-7, x_T says almost nothing about x_0, so every sample lands "
-                 "near the mean of the data, in the middle of the spiral (clipped to [-1, 1]).",
+            "b": "one step returns x̂_0 = (x_T - √(1 - ᾱ_T) ε_θ(x_T, T)) / √ᾱ_T. A perfect network would give "
+                 "E[x_0 | x_T], close to the mean of the data; the real one's small errors are multiplied by "
+                 "1/√ᾱ_T ≈ 2000, so the clipping puts nearly every sample on a corner of [-1, 1]².",
             "c": "no: the output is not x_T: the last step returns x̂_0, which removes the predicted noise.",
         }),
     }
