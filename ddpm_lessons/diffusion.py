@@ -314,7 +314,7 @@ class GaussianDiffusion(nn.Module):
         (at most T) of the same trained model, evenly spaced by default; ``eta = 0`` is
         deterministic and ``eta = 1`` recovers DDPM-like noise.  Chapter 9 derives it:
         see :func:`ddpm_lessons.sampling.ddim_sample`."""
-        from .sampling import ddim_sample
+        from .sampling import ddim_sample  # noqa: PLC0415 - sampling imports this module
         return ddim_sample(self, model, shape, num_sampling_steps, eta, generator, clip_denoised,
                            spacing, device)
 

@@ -15,7 +15,7 @@ import torch
 from conftest import cumprod_by_hand
 from ddpm_lessons.diffusion import GaussianDiffusion
 from ddpm_lessons.sampling import (RespacedModel, ddim_encode, ddim_sample, ddim_sigma, ddim_step,
-                                   respaced_betas, sampling_timesteps, strided_ddpm)
+                                   grid_alphas_cumprod, respaced_betas, sampling_timesteps, strided_ddpm)
 from ddpm_lessons.schedules import linear_beta_schedule
 
 # β_1 = 0.36, β_2 = 0.4375: ᾱ_1 = 0.64 (√ = 0.8), ᾱ_2 = 0.64 · 0.5625 = 0.36 (√ = 0.6).
@@ -76,6 +76,15 @@ def test_uniform_grid_is_evenly_spaced_and_quadratic_by_hand():
     assert list(sampling_timesteps(20, 6, "quadratic")) == [20, 13, 8, 4, 2, 1]
     # 1 + 9 (k/5)² = 1, 1.36, 2.44, 4.24, 6.76, 10 rounds to 1, 1, 2, 4, 7, 10: 1 and 2 move up to 2 and 3.
     assert list(sampling_timesteps(10, 6, "quadratic")) == [10, 7, 4, 3, 2, 1]
+
+
+def test_alphas_cumprod_along_a_grid_by_hand():
+    alphas_cumprod = torch.tensor([0.9, 0.5, 0.2, 0.1], dtype=torch.float64)     # ᾱ_1 … ᾱ_4
+    alpha_bar, alpha_bar_prev = grid_alphas_cumprod(alphas_cumprod, np.array([4, 2, 1]))
+    assert alpha_bar.tolist() == [0.1, 0.5, 0.9]
+    assert alpha_bar_prev.tolist() == [0.5, 0.9, 1.0]                          # the last step ends at ᾱ_0 = 1
+    alpha_bar, alpha_bar_prev = grid_alphas_cumprod(alphas_cumprod, np.array([4]))
+    assert alpha_bar.tolist() == [0.1] and alpha_bar_prev.tolist() == [1.0]
 
 
 # ------------------------------------------------------------------ one step
