@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import math
 
-import numpy as np
 import pytest
 import torch
 
@@ -194,6 +193,13 @@ def test_encode_rejects(fn, fragment):
 @pytest.mark.parametrize("fn", [_encode, _encode_indices, _encode_package_step])
 def test_encode_accepts(fn):
     assert_accepted(fb.check_encode, fn)
+
+
+# ----------------------------------------------------------------------------- the tables
+WRONG = {"step_alphas": STEP_ALPHAS_WRONG, "ddim_update": UPDATE_WRONG, "encode": ENCODE_WRONG}
+RIGHT = {"step_alphas": [_pairs, _pairs_loop, _pairs_padded],
+         "ddim_update": [_update, _update_torch, _update_coefficients, _update_package],
+         "encode": [_encode, _encode_indices, _encode_package_step]}
 
 
 # ----------------------------------------------------------------------------- questions

@@ -9,6 +9,7 @@ from torch import Tensor
 
 from ..diffusion import GaussianDiffusion
 from ..sampling import ddim_encode, ddim_sigma, ddim_step, grid_alphas_cumprod, sampling_timesteps
+from .ch06 import _no_history
 from .common import T_RANGE_HINT, TENSOR_HINT, diffusion, float32_tensor, random_schedule, tiny_model
 from .engine import Case, Exercise, run_check, variant
 
@@ -191,13 +192,6 @@ def _encode_with(model, x0, timesteps, alphas_cumprod, eps_time="next", x0_time=
         x_start = (x - (1 - a_x0).sqrt() * eps) / a_x0.sqrt()
         x, now = a[t].sqrt() * x_start + (1 - a[t]).sqrt() * eps, t
     return x
-
-
-def _no_history(out, args, case):
-    if isinstance(out, Tensor) and out.requires_grad:
-        return ("your code still records gradients (requires_grad=True): encoding needs no training, so run it "
-                "under `with torch.no_grad():` (or decorate the function with @torch.no_grad()).")
-    return None
 
 
 ENCODE = Exercise(
