@@ -21,7 +21,7 @@ from torch import Tensor, nn
 
 from .schedules import alphas_cumprod as cumulative_alphas
 from .schedules import validate_betas
-from .validation import check_int, time_indices
+from .validation import time_indices
 
 TimeStep = int | Tensor
 Denoiser = Callable[[Tensor, Tensor], Tensor]
@@ -170,6 +170,11 @@ class GaussianDiffusion(nn.Module):
                 - extract(self.sqrt_recipm1_alphas_cumprod, i, x_t.shape)
                 * noise)
 
+    def _predict_noise(self, x_t: Tensor, i: Tensor, x_start: Tensor) -> Tensor:
+        """eq. (4.8) solved for the noise: ε = (x_t - √ᾱ_t x_0) / √(1-ᾱ_t)."""
+        return ((x_t - extract(self.sqrt_alphas_cumprod, i, x_t.shape) * x_start)
+                / extract(self.sqrt_one_minus_alphas_cumprod, i, x_t.shape))
+
     def q_posterior_mean_variance(self, x_start: Tensor, x_t: Tensor, t: TimeStep
                                   ) -> tuple[Tensor, Tensor, Tensor]:
         """Mean μ̃_t, variance β̃_t and clipped log β̃_t of q(x_{t-1} | x_t, x_0), eq. (4.5)–(4.6):
@@ -303,33 +308,15 @@ class GaussianDiffusion(nn.Module):
     def ddim_sample_loop(self, model: Denoiser, shape: tuple[int, ...] | Tensor,
                          num_sampling_steps: int, eta: float = 0.0,
                          generator: torch.Generator | None = None,
-                         clip_denoised: bool = True, device: torch.device | str = "cpu") -> Tensor:
-        """DDIM sampling (Song et al. 2021, eq. (12)) on ``num_sampling_steps`` evenly
-        spaced time steps (at most T) of the same trained model; ``eta = 0`` is
-        deterministic and ``eta = 1`` recovers DDPM-like noise."""
-        T = self.num_timesteps
-        num_sampling_steps = check_int(num_sampling_steps, "num_sampling_steps", 1, T)
-        self.check_model(model)
-        if not eta >= 0:
-            raise ValueError(f"eta must be >= 0, got {eta!r}")
-        x = self._start(shape, generator, device, self.betas.dtype)
-        # Evenly spaced steps from T down to 1; a single step starts from T (x̂_0 from x_T).
-        times = (np.unique(np.linspace(1, T, num_sampling_steps).round().astype(int))[::-1]
-                 if num_sampling_steps > 1 else np.array([T]))
-        for k, t in enumerate(times):
-            i = torch.full((x.shape[0],), int(t) - 1, dtype=torch.long, device=x.device)
-            eps = model(x, i + 1)
-            x_start = self._predict_start(x, i, eps)
-            if clip_denoised:
-                x_start = x_start.clamp(-1.0, 1.0)
-                eps = (x - self.sqrt_alphas_cumprod[t - 1] * x_start) / self.sqrt_one_minus_alphas_cumprod[t - 1]
-            abar = self.alphas_cumprod[t - 1]
-            abar_prev = self.alphas_cumprod[times[k + 1] - 1] if k + 1 < len(times) else abar.new_tensor(1.0)
-            sigma = eta * ((1 - abar_prev) / (1 - abar) * (1 - abar / abar_prev)).sqrt()
-            x = abar_prev.sqrt() * x_start + (1 - abar_prev - sigma**2).clamp(min=0).sqrt() * eps
-            if eta > 0 and k + 1 < len(times):
-                x = x + sigma * torch.randn(x.shape, generator=generator, dtype=x.dtype, device=x.device)
-        return x
+                         clip_denoised: bool = True, device: torch.device | str = "cpu",
+                         spacing: str = "uniform") -> Tensor:
+        """DDIM sampling (Song et al. 2021, eq. (12)) on ``num_sampling_steps`` time steps
+        (at most T) of the same trained model, evenly spaced by default; ``eta = 0`` is
+        deterministic and ``eta = 1`` recovers DDPM-like noise.  Chapter 9 derives it:
+        see :func:`ddpm_lessons.sampling.ddim_sample`."""
+        from .sampling import ddim_sample  # noqa: PLC0415 - sampling imports this module
+        return ddim_sample(self, model, shape, num_sampling_steps, eta, generator, clip_denoised,
+                           spacing, device)
 
     # -------------------------------------------------------------------- loss
     def p_losses(self, model: Denoiser, x_start: Tensor, t: TimeStep | None = None,

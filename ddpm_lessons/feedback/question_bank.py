@@ -107,6 +107,19 @@ def _bank() -> dict:
             "under": "no: the nearest listed point cannot be closer than the nearest point of the curve.",
             "either": "no: the error always has the same sign.",
         }),
+        # ------------------------------------------------------------------ chapter 9
+        "9.4": Question("formula",
+                        (1 - s["abar_prev"]) * sympy.sqrt(s["abar_t"] / s["abar_prev"]) / (1 - s["abar_t"]),
+                        symbols=("abar_t", "abar_prev"),
+                        why="It is the coefficient of x_t in the posterior mean (4.5) of the respaced chain, "
+                            "with α' = ᾱ_t/ᾱ_prev: with σ² = β̃' the DDIM step is the strided DDPM step."),
+        "9.5": Question("choice", "b", options={
+            "a": "no: one step is not a full DDPM run; with σ = 0 at the final step nothing random is added.",
+            "b": "one step returns x̂_0 = (x_T - √(1 - ᾱ_T) ε_θ(x_T, T)) / √ᾱ_T. A perfect network would give "
+                 "E[x_0 | x_T], close to the mean of the data; the real one's small errors are multiplied by "
+                 "1/√ᾱ_T ≈ 2000, so the clipping puts nearly every sample on a corner of [-1, 1]².",
+            "c": "no: the output is not x_T: the last step returns x̂_0, which removes the predicted noise.",
+        }),
     }
 
 
