@@ -83,9 +83,17 @@ def _row_slices(batch: int, n_data: int) -> list[slice]:
 
 
 def _logits(x_t: Tensor, data: Tensor, a: Tensor) -> Tensor:
-    """``ℓ_i = −|x_t − √ᾱ_t x0_i|² / (2(1 − ᾱ_t))`` of eq. (8.6); ``a`` has shape ``(batch, 1)``."""
-    diff = x_t[:, None, :] - a.sqrt()[:, :, None] * data[None, :, :]
-    return -(diff * diff).sum(-1) / (2.0 * (1.0 - a))
+    """``ℓ_i = −|x_t − √ᾱ_t x0_i|² / (2(1 − ᾱ_t))`` of eq. (8.6); ``a`` has shape ``(batch, 1)``.
+
+    With ``|x − √ᾱ x0|² = |x|² − 2√ᾱ x·x0 + ᾱ|x0|²`` all ℓ come from one matrix
+    product of ``[x, 1, 1]`` scaled per row with ``[√ᾱ x0, −ᾱ|x0|²/2, −|x|²/2]``, instead of
+    a ``(batch, N, d)`` array of differences.
+    """
+    scale = 1.0 / (1.0 - a)
+    rows = torch.cat([a.sqrt() * scale * x_t, -0.5 * a * scale,
+                      -0.5 * scale * (x_t * x_t).sum(1, keepdim=True)], dim=1)
+    columns = torch.cat([data, (data * data).sum(1, keepdim=True), torch.ones_like(data[:, :1])], dim=1)
+    return rows @ columns.T
 
 
 def _log_weights(x_t: Tensor, data: Tensor, a: Tensor) -> Tensor:
@@ -128,7 +136,7 @@ def ideal_x0(x_t: Tensor, data: Tensor, alpha_bar: float | Tensor) -> Tensor:
     a = _check_inputs(x_t, data, alpha_bar)
     out = x_t.new_empty(x_t.shape)
     for rows in _row_slices(x_t.shape[0], data.shape[0]):
-        out[rows] = _log_weights(x_t[rows], data, a[rows]).exp() @ data
+        out[rows] = torch.softmax(_logits(x_t[rows], data, a[rows]), dim=1) @ data
     return out
 
 

@@ -52,10 +52,22 @@ def score_readout(data: dict) -> list[str]:
             f"mean arrow length = {fmt(length.mean())}"]
 
 
+def display_arrows(field: np.ndarray, grid: np.ndarray) -> np.ndarray:
+    """The arrows as drawn: their directions, with lengths ∝ √(|v| / max |v|) up to
+    0.9 grid spacings, so that neither the long arrows far out nor the short ones
+    near the data swamp the panel."""
+    spacing = float(np.ptp(grid[:, 0])) / max(1, round(np.sqrt(len(grid))) - 1)
+    length = np.linalg.norm(field, axis=1, keepdims=True)
+    biggest = float(length.max())
+    if biggest == 0.0:
+        return np.zeros_like(field)
+    return field / np.maximum(length, 1e-300) * 0.9 * spacing * np.sqrt(length / biggest)
+
+
 @styled
 def draw_score_field(data: dict, ax: Axes | None = None) -> Figure:
-    """log q_t as a background, the spiral, the training points and the arrows
-    ``√ᾱ_t E[x0 | x] − x`` (true length: each ends at the scaled posterior mean)."""
+    """log q_t as a background, the spiral, the training points and the directions of
+    the arrows ``√ᾱ_t E[x0 | x] − x`` (lengths compressed by :func:`display_arrows`)."""
     fig, ax = new_axes(ax, (4.2, 4.2))
     lim, axis = data["lim"], data["axis"]
     floor = data["log_density"].max() - 12.0          # show twelve nats of the density's range
@@ -66,7 +78,7 @@ def draw_score_field(data: dict, ax: Axes | None = None) -> Figure:
     ax.scatter(train[:, 0], train[:, 1], s=4, color=COLORS["estimate"], linewidths=0, zorder=2,
                label="training points")
     grid, field = data["grid"], data["arrows"]
-    ax.quiver(grid[:, 0], grid[:, 1], field[:, 0], field[:, 1], angles="xy", scale_units="xy",
+    ax.quiver(grid[:, 0], grid[:, 1], *display_arrows(field, grid).T, angles="xy", scale_units="xy",
               scale=1.0, width=0.006, color=COLORS["data"], zorder=3)
     spiral_axes(ax, lim)
     ax.grid(False)
