@@ -27,7 +27,7 @@ EXERCISES = ROOT / "exercises"
 SCRIPT = ROOT / "scripts" / "make_exercises.py"
 NAMES = [
     "01_normal_distribution", "02_forward_process", "03_shortcut", "04_posterior", "05_model",
-    "06_training_sampling", "07_optimal_solutions", "10_patterns_and_guidance",
+    "06_training_sampling", "07_optimal_solutions", "08_score", "10_patterns_and_guidance",
 ]
 CHECK_CALL = re.compile(r"\b(check_\w+)\((?:\"[\d.]+\", )?([A-Za-z_]\w*)")
 
@@ -176,7 +176,7 @@ def test_generation_is_deterministic_and_idempotent(tmp_path):
 
 def test_exercises_are_in_sync_with_solutions(capsys):
     assert make_exercises.main(["--check"]) == 0
-    assert "exercises are up to date (8 notebooks)" in capsys.readouterr().out
+    assert "exercises are up to date (9 notebooks)" in capsys.readouterr().out
 
 
 def test_check_command_line_exit_code():
@@ -223,7 +223,7 @@ def test_out_of_sync_copy_is_detected(tmp_path, capsys):
 # =============================================================================
 # The notebooks as committed
 # =============================================================================
-def test_the_eight_notebooks_exist_in_both_folders():
+def test_the_nine_notebooks_exist_in_both_folders():
     assert sorted(p.stem for p in SOLUTIONS.glob("*.ipynb")) == NAMES
     assert sorted(p.stem for p in EXERCISES.glob("*.ipynb")) == NAMES
 
