@@ -11,6 +11,8 @@ One module per idea, in the order the book meets them:
 - :mod:`~ddpm_lessons.recipes` (chapters 6–7): reproducible training recipes;
 - :mod:`~ddpm_lessons.closest_point`, :mod:`~ddpm_lessons.optimal` (chapter 7): closest points;
   distances, the optimal path and coverage;
+- :mod:`~ddpm_lessons.score`, :mod:`~ddpm_lessons.score_view` (chapter 8): the score, Tweedie's
+  formula and the ideal denoiser of a finite training set; its score field;
 - :mod:`~ddpm_lessons.style`, :mod:`~ddpm_lessons.plotting`, :mod:`~ddpm_lessons.animation`:
   the book's look, its figures and its animations;
 - :mod:`~ddpm_lessons.views`, :mod:`~ddpm_lessons.liveview`: sliders and the data behind them;
