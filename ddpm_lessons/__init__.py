@@ -11,6 +11,8 @@ One module per idea, in the order the book meets them:
 - :mod:`~ddpm_lessons.recipes` (chapters 6–7): reproducible training recipes;
 - :mod:`~ddpm_lessons.closest_point`, :mod:`~ddpm_lessons.optimal` (chapter 7): closest points;
   distances, the optimal path and coverage;
+- :mod:`~ddpm_lessons.score`, :mod:`~ddpm_lessons.score_view` (chapter 8): the score, Tweedie's
+  formula and the ideal denoiser of a finite training set; its score field;
 - :mod:`~ddpm_lessons.sampling` (chapter 9): fewer sampling steps: time grids, DDIM, strided DDPM,
   DDIM inversion;
 - :mod:`~ddpm_lessons.patterns`, :mod:`~ddpm_lessons.guidance`, :mod:`~ddpm_lessons.pattern_views`

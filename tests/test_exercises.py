@@ -27,7 +27,7 @@ EXERCISES = ROOT / "exercises"
 SCRIPT = ROOT / "scripts" / "make_exercises.py"
 NAMES = [
     "01_normal_distribution", "02_forward_process", "03_shortcut", "04_posterior", "05_model",
-    "06_training_sampling", "07_optimal_solutions", "09_fewer_steps", "10_patterns_and_guidance",
+    "06_training_sampling", "07_optimal_solutions", "08_score", "09_fewer_steps", "10_patterns_and_guidance",
 ]
 CHECK_CALL = re.compile(r"\b(check_\w+)\((?:\"[\d.]+\", )?([A-Za-z_]\w*)")
 
@@ -223,7 +223,7 @@ def test_out_of_sync_copy_is_detected(tmp_path, capsys):
 # =============================================================================
 # The notebooks as committed
 # =============================================================================
-def test_the_eight_notebooks_exist_in_both_folders():
+def test_every_notebook_exists_in_both_folders():
     assert sorted(p.stem for p in SOLUTIONS.glob("*.ipynb")) == NAMES
     assert sorted(p.stem for p in EXERCISES.glob("*.ipynb")) == NAMES
 

@@ -10,7 +10,7 @@ import pytest
 
 from ddpm_lessons import feedback as fb
 
-CHAPTERS = ["01", "02", "03", "04", "05", "06", "07", "09"]
+CHAPTERS = ["01", "02", "03", "04", "05", "06", "07", "08", "09"]
 
 
 def _tables(chapter: str):

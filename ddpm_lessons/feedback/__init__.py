@@ -17,6 +17,7 @@ from .ch05 import check_conditioned_layer, check_embedding_matrix, check_paramet
 from .ch06 import check_p_sample_step, check_simplified_loss, check_train_step, check_training_loss
 from .ch07 import check_coverage_ks, check_distance_derivatives, check_mean_distance, check_newton_step
 from .ch07 import reference_mean_distance
+from .ch08 import check_ideal_noise, check_noise_at_step, check_posterior_weights, check_tweedie_x0
 from .ch09 import check_ddim_update, check_encode, check_step_alphas
 from .ch10 import (check_curve_coverage, check_drop_labels, check_guided_noise, check_pattern_curve,
                    check_pattern_data, check_pattern_shares, reference_curve_coverage)
@@ -33,6 +34,7 @@ __all__ = [
     "check_embedding_matrix", "check_conditioned_layer", "check_parameter_count",
     "check_simplified_loss", "check_training_loss", "check_train_step", "check_p_sample_step",
     "check_distance_derivatives", "check_newton_step", "check_mean_distance", "check_coverage_ks",
+    "check_posterior_weights", "check_ideal_noise", "check_tweedie_x0", "check_noise_at_step",
     "check_step_alphas", "check_ddim_update", "check_encode",
     "check_pattern_data", "check_pattern_curve", "check_curve_coverage", "check_guided_noise",
     "check_drop_labels", "check_pattern_shares",

@@ -94,6 +94,10 @@ def _bank() -> dict:
             "b": "no: β_t is not always smaller; β̃_t ≤ β_t at every t.",
             "c": "no: both choices are used in practice; neither is a mistake.",
         }),
+        # ------------------------------------------------------------------ chapter 8
+        "8.5": Question("formula", -sympy.Symbol("epsilon", real=True) / sympy.sqrt(1 - s["abar_t"]),
+                        symbols=("epsilon", "abar_t"),
+                        why="Averaged over x0 given x_t, this gives ∇ log q_t = −E[ε | x_t] / √(1 − ᾱ_t), eq. (8.3)."),
         # ------------------------------------------------------------------ chapter 7
         "7.2": Question("choice", "b", options={
             "a": "no: the collapsed samples are exactly on the curve, so their mean distance is 0.",
