@@ -73,6 +73,13 @@ def _noise_at(x, t, d, betas):
     return _noise(x, _weights_logsumexp(x, d, a), d, a)
 
 
+def _inplace_noise_at(x, t, d, betas):
+    a = _abar(betas, t)
+    w = _weights_logsumexp(x, d, a)
+    x.sub_(math.sqrt(a) * (w @ d))
+    return x / math.sqrt(1 - a)
+
+
 def _noise_at_cumprod(x, t, d, betas):
     a = float(np.cumprod(1 - np.asarray(betas))[t - 1])
     w = torch.softmax(-torch.cdist(x, math.sqrt(a) * d) ** 2 / (2 * (1 - a)), dim=1)
@@ -161,6 +168,9 @@ WRONG = {
         (lambda x, t, d, b: (lambda a: _noise(x, _weights_logsumexp(x, d, a), d, a))(float(np.prod(b[:t]))),
          "product of the 1 − β_s"),
         (lambda x, t, d, b: _noise_at(x, t, d, b).numpy(), "torch.Tensor"),
+        (_inplace_noise_at, "changed its input `x` in place"),
+        (lambda x, t, d, b: _noise(x, _weights_logsumexp(x, d, 1 - float(b[t - 1])), d, 1 - float(b[t - 1])), "one-step"),
+        (lambda x, t, d, b: _noise(x, _weights_logsumexp(x, d, _abar(b, t)), d, math.sqrt(_abar(b, t))), "❌"),
     ],
 }
 
