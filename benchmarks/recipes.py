@@ -61,6 +61,10 @@ SAMPLE_SEEDS = (1234, 1235)
 TRUE_SEED = 2024
 N_SAMPLES = 1000
 DDIM_STEPS = (10, 20, 30, 50, 70, 100)
+FEW_STEP_SAMPLERS = {"DDIM η = 0, uniform grid": (0.0, "uniform"),
+                     "DDIM η = 0, quadratic grid": (0.0, "quadratic"),
+                     "DDIM η = 0.3, quadratic grid": (0.3, "quadratic")}
+"""The samplers of chapter 9 tried for item 4: (η, spacing of the time grid)."""
 PREVIOUS_SEEDS = (0, 1)
 
 PREVIOUS_COURSE_RECIPE = replace(COURSE_RECIPE, name="previous course", epochs=300, lr=3e-3, t_power=0.0)
@@ -81,9 +85,11 @@ def sample_quality(points: np.ndarray) -> dict[str, float]:
 
 
 def draw_samples(model: nn.Module, diffusion: GaussianDiffusion, seed: int, n: int = N_SAMPLES,
-                 num_sampling_steps: int | None = None) -> tuple[np.ndarray, float]:
+                 num_sampling_steps: int | None = None, eta: float = 0.0,
+                 spacing: str = "uniform") -> tuple[np.ndarray, float]:
     """``n`` samples with a fixed seed (one thread) and the seconds they took: Algorithm 2
-    (``p_sample_loop``), or deterministic DDIM on ``num_sampling_steps`` steps."""
+    (``p_sample_loop``), or DDIM (chapter 9) on ``num_sampling_steps`` steps with ``eta``
+    and the time grid ``spacing``."""
     generator = torch.Generator().manual_seed(seed)
     previous = torch.get_num_threads()
     torch.set_num_threads(1)
@@ -92,7 +98,8 @@ def draw_samples(model: nn.Module, diffusion: GaussianDiffusion, seed: int, n: i
         if num_sampling_steps is None:
             x = diffusion.p_sample_loop(model, (n, 2), generator=generator)
         else:
-            x = diffusion.ddim_sample_loop(model, (n, 2), num_sampling_steps, 0.0, generator)
+            x = diffusion.ddim_sample_loop(model, (n, 2), num_sampling_steps, eta, generator,
+                                           spacing=spacing)
         seconds = time.perf_counter() - start
     finally:
         torch.set_num_threads(previous)
@@ -156,15 +163,18 @@ def meets(summary: dict, targets: dict) -> dict[str, bool]:
 
 
 def fewest_ddim_steps(models: list[nn.Module], diffusion: GaussianDiffusion, sample_seeds=SAMPLE_SEEDS,
-                      candidates=DDIM_STEPS, verbose: bool = True) -> dict:
-    """The smallest number of DDIM (η = 0) steps whose worst mean distance and KS over every
-    model × sampling seed meet ``DDIM_TARGETS``; every candidate's figures are kept."""
+                      candidates=DDIM_STEPS, verbose: bool = True, eta: float = 0.0,
+                      spacing: str = "uniform") -> dict:
+    """The smallest number of DDIM steps (with ``eta`` and the grid ``spacing``) whose worst
+    mean distance and KS over every model × sampling seed meet ``DDIM_TARGETS``; every
+    candidate's figures are kept."""
     table = []
     for k in candidates:
         quality, seconds = [], []
         for model in models:
             for seed in sample_seeds:
-                points, s = draw_samples(model, diffusion, seed, num_sampling_steps=k)
+                points, s = draw_samples(model, diffusion, seed, num_sampling_steps=k, eta=eta,
+                                         spacing=spacing)
                 quality.append(sample_quality(points))
                 seconds.append(s)
         entry = {"num_sampling_steps": k,
@@ -185,7 +195,7 @@ def fewest_ddim_steps(models: list[nn.Module], diffusion: GaussianDiffusion, sam
         if not e["meets_targets"]:
             break
         fewest = e
-    return {"targets": DDIM_TARGETS, "table": table, "fewest": fewest,
+    return {"targets": DDIM_TARGETS, "eta": eta, "spacing": spacing, "table": table, "fewest": fewest,
             "any_passing": [e["num_sampling_steps"] for e in passing]}
 
 
@@ -376,8 +386,12 @@ def run_benchmark(quick: bool = False) -> tuple[dict, dict]:
             "median_train_cpu_seconds": p["median_train_cpu_seconds"] / c["median_train_cpu_seconds"],
             "median_mean_distance": p["median_mean_distance"] / c["median_mean_distance"],
             "worst_mean_distance": p["worst_mean_distance"] / c["worst_mean_distance"]}
-    print("fewest DDIM steps:", flush=True)
-    results["ddim"] = fewest_ddim_steps(models, course.diffusion(), sample_seeds, ddim_candidates)
+    results["ddim_samplers"] = {}
+    for name, (eta, spacing) in FEW_STEP_SAMPLERS.items():
+        print(f"fewest steps, {name}:", flush=True)
+        results["ddim_samplers"][name] = fewest_ddim_steps(models, course.diffusion(), sample_seeds,
+                                                           ddim_candidates, eta=eta, spacing=spacing)
+    results["ddim"] = results["ddim_samplers"]["DDIM η = 0, uniform grid"]
     print("machine limit:", flush=True)
     results["machine_limit"] = machine_limit(course, steps=limit_steps, repeats=2 if quick else 3)
     results["threads"] = thread_check(course, steps=40 if quick else 200)
@@ -403,10 +417,11 @@ def print_report(results: dict) -> None:
         print(f"previous / course, same run: training time {r['median_train_seconds']:.2f}x "
               f"(processor time {r['median_train_cpu_seconds']:.2f}x), "
               f"median mean distance {r['median_mean_distance']:.2f}x, worst {r['worst_mean_distance']:.2f}x")
-    fewest = results["ddim"]["fewest"]
-    print("fewest DDIM steps meeting " + str(DDIM_TARGETS) + ": " +
-          (f"{fewest['num_sampling_steps']} ({fewest['median_sample_seconds']:.3f} s per 1000 samples)"
-           if fewest else "none of the candidates"))
+    for name, entry in results.get("ddim_samplers", {"DDIM η = 0, uniform grid": results["ddim"]}).items():
+        fewest = entry["fewest"]
+        print(f"fewest steps meeting {DDIM_TARGETS}, {name}: " +
+              (f"{fewest['num_sampling_steps']} ({fewest['median_sample_seconds']:.3f} s per 1000 samples)"
+               if fewest else "none of the candidates"))
     lim = results["machine_limit"]
     print(f"training loop: {lim['flops_per_step'] / 1e6:.1f} MFLOP per step, {lim['steps_per_second']:.0f} steps/s "
           f"= {lim['achieved_flops_per_second'] / 1e9:.1f} GFLOP/s; a 1024² matmul: "
@@ -456,13 +471,17 @@ def seed_markdown(results: dict) -> str:
 
 
 def ddim_markdown(results: dict) -> str:
-    d = results["ddim"]
-    lines = ["| DDIM steps | worst mean distance | median mean distance | worst coverage KS | "
-             "sampling 1000 points (s) | meets both |", "|---:|---:|---:|---:|---:|:---:|"]
-    for e in d["table"]:
-        lines.append(f"| {e['num_sampling_steps']} | {e['worst_mean_distance']:.4f} | "
-                     f"{e['median_mean_distance']:.4f} | {e['worst_coverage_ks']:.3f} | "
-                     f"{e['median_sample_seconds']:.3f} | {'yes' if e['meets_targets'] else 'no'} |")
+    samplers = results.get("ddim_samplers", {"DDIM η = 0, uniform grid": results["ddim"]})
+    lines = ["| sampler | steps | worst mean distance | median mean distance | worst coverage KS | "
+             "sampling 1000 points (s) | meets both |", "|---|---:|---:|---:|---:|---:|:---:|"]
+    for name, d in samplers.items():
+        for e in d["table"]:
+            lines.append(f"| {name} | {e['num_sampling_steps']} | {e['worst_mean_distance']:.4f} | "
+                         f"{e['median_mean_distance']:.4f} | {e['worst_coverage_ks']:.3f} | "
+                         f"{e['median_sample_seconds']:.3f} | {'yes' if e['meets_targets'] else 'no'} |")
+    lines.append("\nFewest steps from which every larger candidate meets both targets: " + "; ".join(
+        f"{name}: {d['fewest']['num_sampling_steps'] if d['fewest'] else 'none'}" for name, d in samplers.items())
+        + ".")
     algo2 = results["recipes"]["course"]["summary"]["median_sample_seconds"]
     lines.append(f"\nAlgorithm 2 (T = {COURSE_RECIPE.num_timesteps} steps) takes {algo2:.3f} s for 1000 points "
                  "in the same run.")

@@ -66,3 +66,16 @@ def test_quick_ddim_search(results):
     assert table[50]["worst_mean_distance"] < table[10]["worst_mean_distance"] < 0.1
     fewest = results["ddim"]["fewest"]
     assert fewest is None or fewest["meets_targets"]
+
+
+@pytest.mark.slow
+def test_quick_sampler_comparison(results):
+    samplers = results["ddim_samplers"]
+    assert {(d["eta"], d["spacing"]) for d in samplers.values()} == {
+        (0.0, "uniform"), (0.0, "quadratic"), (0.3, "quadratic")}
+    assert results["ddim"] == samplers["DDIM η = 0, uniform grid"]
+    uniform = {e["num_sampling_steps"]: e for e in samplers["DDIM η = 0, uniform grid"]["table"]}
+    quadratic = {e["num_sampling_steps"]: e for e in samplers["DDIM η = 0, quadratic grid"]["table"]}
+    # Ten steps packed near t = 0, where the last steps decide precision (chapter 9), land
+    # closer to the spiral than ten evenly spaced ones.
+    assert quadratic[10]["median_mean_distance"] < uniform[10]["median_mean_distance"]
