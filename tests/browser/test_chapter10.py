@@ -86,6 +86,10 @@ def test_chapter_renders_with_numbered_equations_and_figures(browser_context, se
         assert not broken, broken
         assert not watch.console_errors and not watch.page_errors
         assert not re.search(r"Traceback|Error:", page.locator("main").inner_text())
+        # the glued numbers of the interval section are filled in, its table has its five rows
+        assert "{glue" not in text and re.search(r"\d+ ≤ t ≤ \d+", text)
+        table = page.locator("main table").filter(has_text="guidance at")
+        assert table.count() == 1 and table.locator("tbody tr").count() == 5
     finally:
         watch.close()
 
