@@ -10,7 +10,10 @@ Ho & Salimans 2022; the loss is eq. (10.2)), so the one network learns both
     ε̃ = (1 + w) ε(x, t, c) − w ε(x, t, ∅),          eq. (10.7)
 
 (:func:`guided_noise`) inside :class:`GuidedDenoiser`, a denoiser ``(x, t) ↦ ε̃``
-that chapter 6's ``GaussianDiffusion.p_sample_loop`` runs unchanged.
+that chapter 6's ``GaussianDiffusion.p_sample_loop`` runs unchanged.  Given a
+guidance *interval* ``(lo, hi)`` it uses ε̃ only at the steps lo ≤ t ≤ hi and the
+conditional ε(x, t, c) elsewhere (guidance in a limited interval, Kynkäänniemi
+et al. 2024).
 """
 from __future__ import annotations
 
@@ -93,16 +96,36 @@ def guided_noise(eps_cond: Tensor, eps_uncond: Tensor, w: float) -> Tensor:
     return (1.0 + w) * eps_cond - w * eps_uncond
 
 
+def check_guidance_interval(interval: tuple[int, int] | None, num_timesteps: int
+                            ) -> tuple[int, int] | None:
+    """``interval`` as a pair of ints ``(lo, hi)`` with 1 <= lo <= hi <= T, or ``None`` (every step)."""
+    if interval is None:
+        return None
+    if isinstance(interval, (str, bytes, Tensor, np.ndarray)) or not hasattr(interval, "__len__") \
+            or len(interval) != 2:
+        raise ValueError(f"the guidance interval must be a pair (lo, hi) of time steps, or None "
+                         f"for every step, got {interval!r}")
+    lo = check_int(interval[0], "the guidance interval's lower end", 1, num_timesteps)
+    hi = check_int(interval[1], "the guidance interval's upper end", 1, num_timesteps)
+    if lo > hi:
+        raise ValueError(f"the guidance interval (lo, hi) must have lo <= hi, got ({lo}, {hi})")
+    return lo, hi
+
+
 class GuidedDenoiser(nn.Module):
     """The denoiser ``(x, t) ↦ ε̃`` of eq. (10.7) for fixed labels and guidance scale w.
 
     With ``w = 0`` it is the conditional model ε(x, t, c), one network call;
     otherwise the conditional and null predictions come from one call on a
     doubled batch.  ``labels`` is one int for the whole batch or a tensor
-    ``(batch,)``.  Pass it to ``GaussianDiffusion.p_sample_loop`` like a model.
+    ``(batch,)``.  ``interval = (lo, hi)`` applies ε̃ only for lo <= t <= hi
+    (both ends included, 1 <= lo <= hi <= T) and the conditional ε elsewhere,
+    row by row when ``t`` is a tensor; ``None`` guides every step.  Pass it to
+    ``GaussianDiffusion.p_sample_loop`` like a model.
     """
 
-    def __init__(self, model: ConditionalMLP, labels: Tensor | int, w: float = 0.0) -> None:
+    def __init__(self, model: ConditionalMLP, labels: Tensor | int, w: float = 0.0,
+                 interval: tuple[int, int] | None = None) -> None:
         super().__init__()
         if not isinstance(model, ConditionalMLP):
             raise TypeError(f"model must be a ConditionalMLP, got {type(model).__name__}")
@@ -110,15 +133,21 @@ class GuidedDenoiser(nn.Module):
             model.check_labels(int(labels), 1)
         self.model, self.labels, self.w = model, labels, check_guidance_scale(w)
         self.num_timesteps = model.num_timesteps
+        self.interval = check_guidance_interval(interval, model.num_timesteps)
 
     def forward(self, x: Tensor, t: Tensor | int) -> Tensor:
         labels = self.model.check_labels(self.labels, x.shape[0])
-        if self.w == 0.0:
+        if self.w == 0.0 or (self.interval is not None and not isinstance(t, Tensor)
+                             and not self.interval[0] <= t <= self.interval[1]):
             return self.model(x, t, labels)
         both_t = torch.cat([t, t]) if isinstance(t, Tensor) else t
         null = torch.full_like(labels, self.model.null_label)
         eps_cond, eps_uncond = self.model(torch.cat([x, x]), both_t, torch.cat([labels, null])).chunk(2)
-        return guided_noise(eps_cond, eps_uncond, self.w)
+        guided = guided_noise(eps_cond, eps_uncond, self.w)
+        if self.interval is None or not isinstance(t, Tensor):
+            return guided
+        inside = (t >= self.interval[0]) & (t <= self.interval[1])   # one flag per row
+        return torch.where(inside.reshape(-1, *(1,) * (guided.ndim - 1)), guided, eps_cond)
 
 
 def drop_labels(labels: Tensor, p: float, null_label: int, generator: torch.Generator | None = None
@@ -132,12 +161,13 @@ def drop_labels(labels: Tensor, p: float, null_label: int, generator: torch.Gene
 
 
 def sample(model: ConditionalMLP, diffusion: GaussianDiffusion, label: int | Tensor, n: int,
-           w: float = 0.0, generator: torch.Generator | None = None) -> Tensor:
+           w: float = 0.0, generator: torch.Generator | None = None,
+           interval: tuple[int, int] | None = None) -> Tensor:
     """``n`` samples of the pattern ``label`` (or one label per sample, a tensor ``(n,)``) with
-    guidance scale ``w`` (∅: ``model.null_label``, w = 0): chapter 6's ``p_sample_loop`` with
-    the denoiser of eq. (10.7)."""
+    guidance scale ``w`` (∅: ``model.null_label``, w = 0), applied at the steps of ``interval``
+    (``None``: every step): chapter 6's ``p_sample_loop`` with the denoiser of eq. (10.7)."""
     n = check_int(n, "n", 1)
-    return diffusion.p_sample_loop(GuidedDenoiser(model, label, w), (n, model.data_dim),
+    return diffusion.p_sample_loop(GuidedDenoiser(model, label, w, interval), (n, model.data_dim),
                                    generator=generator)
 
 

@@ -3,9 +3,10 @@
 As in :mod:`~ddpm_lessons.views`: :func:`guidance_data` maps a slider value
 (the guidance scale w) to what the figure shows, :func:`guidance_readout`
 gives the text, :func:`draw_guidance` the figure and :func:`guidance_view`
-wires them to a slider (class ``ddpm-slider-w``).  The static counterparts
-are :func:`draw_patterns` for a few values of w and a player over w
-(:func:`~ddpm_lessons.animation.animate_points`).
+wires them to a slider (class ``ddpm-slider-w``), with a second one
+(``ddpm-slider-where``) over where guidance is applied, at every step or in an
+interval of t.  The static counterparts are :func:`draw_patterns` for a few
+values of w and a player over w (:func:`~ddpm_lessons.animation.animate_pairs`).
 """
 from __future__ import annotations
 
@@ -51,43 +52,70 @@ def draw_patterns(points: Mapping[str, np.ndarray], suptitle: str = "", lim: flo
     return fig
 
 
-def guidance_data(w: float, samples: Mapping[float, Mapping[str, np.ndarray]]) -> dict:
+def guidance_data(w: float, samples: Mapping[float, Mapping[str, np.ndarray]],
+                  where: str = "") -> dict:
     """The samples drawn with guidance scale ``w`` (a key of ``samples``), with each pattern's
-    mean distance and coverage KS (:mod:`~ddpm_lessons.patterns`).
+    mean distance and coverage KS (:mod:`~ddpm_lessons.patterns`); ``where`` says at which
+    steps guidance was applied (e.g. ``"every step"``).
 
-    Keys: ``w, points, mean_distance, coverage_ks`` (the last two by pattern name).
+    Keys: ``w, where, points, mean_distance, coverage_ks`` (the last two by pattern name).
     """
     if w not in samples:
         raise ValueError(f"no samples for w = {w!r}: the slider offers {sorted(samples)}")
     points = samples[w]
-    return {"w": w, "points": points,
+    return {"w": w, "where": where, "points": points,
             "mean_distance": {name: mean_distance(name, xy) for name, xy in points.items()},
             "coverage_ks": {name: coverage_ks(name, xy) for name, xy in points.items()}}
 
 
 def guidance_readout(data: dict) -> list[str]:
-    return [f"w = {fmt(data['w'])}"] + [
+    where = f" · guidance at {data['where']}" if data.get("where") else ""
+    return [f"w = {fmt(data['w'])}{where}"] + [
         f"{name}: mean distance = {fmt(data['mean_distance'][name])} · "
         f"coverage KS = {fmt(data['coverage_ks'][name])}" for name in data["points"]]
 
 
 def draw_guidance(data: dict) -> Figure:
-    return draw_patterns(data["points"], suptitle=f"Guided samples, w = {data['w']:g}")
+    where = f", {data['where']}" if data.get("where") else ""
+    return draw_patterns(data["points"], suptitle=f"Guided samples, w = {data['w']:g}{where}")
 
 
-def guidance_view(samples: Mapping[float, Mapping[str, np.ndarray]], w: float | None = None) -> LiveView:
-    """A slider over the guidance scales of ``samples`` (class ``ddpm-slider-w``)."""
-    options = sorted(samples)
+def guidance_view(samples: Mapping[str, Mapping[float, Mapping[str, np.ndarray]]],
+                  w: float | None = None, where: str | None = None) -> LiveView:
+    """A slider over the guidance scales (class ``ddpm-slider-w``) and, if ``samples`` holds
+    more than one way of guiding, a second one over them (class ``ddpm-slider-where``).
+
+    ``samples[where][w][pattern]`` are the points drawn with scale ``w``, guidance applied at
+    the steps named by ``where`` (``"every step"``, ``"5 ≤ t ≤ 60"``…); every ``where`` must
+    offer the same scales.
+    """
+    if not samples:
+        raise ValueError("samples must hold at least one way of guiding")
+    ways = list(samples)
+    options = sorted(samples[ways[0]])
+    for way in ways[1:]:
+        if sorted(samples[way]) != options:
+            raise ValueError(f"every way of guiding needs the same scales: {ways[0]!r} has "
+                             f"{options}, {way!r} has {sorted(samples[way])}")
     controls = {"w": slider("select", "w", "guidance scale w", options=options,
                             value=options[0] if w is None else w)}
-    return LiveView("guidance", controls, lambda **v: guidance_data(v["w"], samples),
-                    guidance_readout, draw_guidance)
+    if len(ways) > 1:
+        controls["where"] = slider("select", "where", "guidance at", options=ways,
+                                   value=ways[0] if where is None else where)
+
+    def compute(**values):
+        way = values.get("where", ways[0])
+        return guidance_data(values["w"], samples[way], way if len(ways) > 1 else "")
+
+    return LiveView("guidance", controls, compute, guidance_readout, draw_guidance)
 
 
 @styled
 def plot_tradeoff(scales: Sequence[float], distances: Mapping[str, Sequence[float]],
-                  coverages: Mapping[str, Sequence[float]], floor: float | None = None) -> Figure:
-    """Mean distance (precision) and coverage KS against the guidance scale w, one line per pattern."""
+                  coverages: Mapping[str, Sequence[float]], floor: float | None = None,
+                  title: str = "Precision and coverage against the guidance scale") -> Figure:
+    """Mean distance (precision) and coverage KS against the guidance scale w, one line per
+    pattern; ``floor`` marks the coverage KS of true data, ``title`` names the figure."""
     fig, axes = subplots(1, 2, panel_size=(2.7, 2.9), sharex=True)
     left, right = axes[0]
     for name in distances:
@@ -98,7 +126,7 @@ def plot_tradeoff(scales: Sequence[float], distances: Mapping[str, Sequence[floa
     left.set(xlabel="guidance scale w", ylabel="mean distance", title="Precision", yscale="log")
     right.set(xlabel="guidance scale w", ylabel="coverage KS", title="Coverage")
     right.legend(fontsize=8)
-    fig.suptitle("What guidance trades")
+    fig.suptitle(title)
     return fig
 
 

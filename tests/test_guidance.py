@@ -186,3 +186,81 @@ def test_trained_model_caches_the_conditional_recipe(tmp_path, monkeypatch):
     assert recipes.recipe_fingerprint(recipe) != recipes.recipe_fingerprint(
         dataclasses.replace(recipe, label_dropout=0.2))
     assert "guidance" in type(recipe).modules and "guidance" not in recipes.Recipe.modules
+
+
+def test_interval_guides_inside_and_is_conditional_outside(model):
+    x = torch.randn(6, 2, generator=torch.Generator().manual_seed(12))
+    labels = torch.tensor([0, 1, 2, 0, 1, 2])
+    w = 2.5
+    by_hand_guided = {t: (1 + w) * model(x, t, labels) - w * model(x, t, 3) for t in (4, 8, 15)}
+    denoiser = guidance.GuidedDenoiser(model, labels, w, interval=(4, 15))
+    for t in (4, 8, 15):   # both ends included, as an int or as a tensor
+        torch.testing.assert_close(denoiser(x, t), by_hand_guided[t], rtol=1e-5, atol=1e-6)
+        torch.testing.assert_close(denoiser(x, torch.full((6,), t)), by_hand_guided[t],
+                                   rtol=1e-5, atol=1e-6)
+    for t in (1, 3, 16, T):   # outside: the conditional prediction, w = 0
+        torch.testing.assert_close(denoiser(x, t), model(x, t, labels), rtol=0, atol=0)
+        torch.testing.assert_close(denoiser(x, torch.full((6,), t)), model(x, t, labels),
+                                   rtol=1e-6, atol=1e-6)
+
+
+def test_interval_is_applied_row_by_row(model):
+    x = torch.randn(7, 2, generator=torch.Generator().manual_seed(13))
+    t = torch.tensor([1, 4, 5, 9, 10, 11, 20])
+    labels = torch.tensor([2, 0, 1, 2, 0, 1, 2])
+    w, (lo, hi) = 1.5, (5, 10)
+    denoiser = guidance.GuidedDenoiser(model, labels, w, interval=(lo, hi))
+    out = denoiser(x, t)
+    for row in range(7):   # each row alone, through the formula or the conditional model
+        xr, tr, cr = x[row:row + 1], int(t[row]), labels[row:row + 1]
+        expected = ((1 + w) * model(xr, tr, cr) - w * model(xr, tr, 3) if lo <= tr <= hi
+                    else model(xr, tr, cr))
+        torch.testing.assert_close(out[row:row + 1], expected, rtol=1e-5, atol=1e-6)
+    inside = (t >= lo) & (t <= hi)
+    assert inside.tolist() == [False, False, True, True, True, False, False]
+
+
+def test_full_interval_is_no_interval_and_w_zero_ignores_it(model, diffusion):
+    x = torch.randn(5, 2, generator=torch.Generator().manual_seed(14))
+    t = torch.tensor([1, 6, 11, 17, T])
+    full = guidance.GuidedDenoiser(model, 1, 2.0, interval=(1, T))
+    torch.testing.assert_close(full(x, t), guidance.GuidedDenoiser(model, 1, 2.0)(x, t),
+                               rtol=0, atol=0)
+    a = guidance.sample(model, diffusion, 1, 40, 2.0, torch.Generator().manual_seed(15), (1, T))
+    b = guidance.sample(model, diffusion, 1, 40, 2.0, torch.Generator().manual_seed(15))
+    torch.testing.assert_close(a, b, rtol=0, atol=0)
+    c = guidance.sample(model, diffusion, 1, 40, 0.0, torch.Generator().manual_seed(15), (3, 9))
+    d = guidance.sample(model, diffusion, 1, 40, 0.0, torch.Generator().manual_seed(15))
+    torch.testing.assert_close(c, d, rtol=0, atol=0)
+
+
+def test_sampling_with_an_interval_switches_the_denoiser_by_step(model, diffusion):
+    lo, hi, w = 6, 12, 2.0
+
+    def by_hand(x, t):   # t is a tensor of one step for the whole batch in p_sample_loop
+        step = int(t[0])
+        if lo <= step <= hi:
+            return (1 + w) * model(x, t, 0) - w * model(x, t, 3)
+        return model(x, t, 0)
+
+    ours = guidance.sample(model, diffusion, 0, 30, w, torch.Generator().manual_seed(16), (lo, hi))
+    theirs = diffusion.p_sample_loop(by_hand, (30, 2), generator=torch.Generator().manual_seed(16))
+    torch.testing.assert_close(ours, theirs, rtol=1e-5, atol=1e-5)
+    # and the interval matters: guiding every step gives other samples
+    every = guidance.sample(model, diffusion, 0, 30, w, torch.Generator().manual_seed(16))
+    assert not torch.allclose(ours, every, atol=1e-4)
+
+
+@pytest.mark.parametrize("interval", [(0, 5), (3, T + 1), (7, 6), (2.0, 5), (True, 5), (1, 2, 3),
+                                      (4,), 5, "1-5", torch.tensor([1, 5]), [-1, 3]])
+def test_bad_intervals_are_rejected(model, diffusion, interval):
+    with pytest.raises(ValueError, match="interval"):
+        guidance.GuidedDenoiser(model, 0, 1.0, interval=interval)
+    with pytest.raises(ValueError, match="interval"):
+        guidance.sample(model, diffusion, 0, 4, 1.0, interval=interval)
+
+
+def test_good_intervals_are_normalised(model):
+    assert guidance.GuidedDenoiser(model, 0, 1.0, interval=[np.int64(2), 9]).interval == (2, 9)
+    assert guidance.GuidedDenoiser(model, 0, 1.0, interval=(5, 5)).interval == (5, 5)
+    assert guidance.GuidedDenoiser(model, 0, 1.0).interval is None

@@ -42,11 +42,33 @@ def test_readout_numbers_can_be_read_back(samples):
 
 
 def test_view_has_a_w_slider_and_redraws(samples):
-    view = pattern_views.guidance_view(samples)
+    view = pattern_views.guidance_view({"every step": samples})
     slider = view.controls["w"]
     assert "ddpm-slider-w" in slider._dom_classes and list(slider.options) == [0.0, 1.0]
+    assert "where" not in view.controls   # one way of guiding: no second slider
     slider.value = 1.0
-    assert view.data["w"] == 1.0 and view.readout_text().startswith("w = 1")
+    assert view.data["w"] == 1.0 and view.readout_text().startswith("w = 1\n")
+
+
+def test_view_switches_between_ways_of_guiding(samples):
+    rng = np.random.default_rng(1)
+    other = {w: {name: patterns.make_pattern(name, 200, rng) for name in ("moons", "circles")}
+             for w in (0.0, 1.0)}
+    view = pattern_views.guidance_view({"every step": samples, "5 ≤ t ≤ 60": other}, w=1.0)
+    where = view.controls["where"]
+    assert "ddpm-slider-where" in where._dom_classes
+    assert list(where.options) == ["every step", "5 ≤ t ≤ 60"]
+    assert view.data["points"] is samples[1.0]
+    assert view.readout_text().startswith("w = 1 · guidance at every step")
+    where.value = "5 ≤ t ≤ 60"
+    assert view.data["points"] is other[1.0] and view.data["where"] == "5 ≤ t ≤ 60"
+    assert view.data["mean_distance"]["moons"] == pytest.approx(
+        patterns.mean_distance("moons", other[1.0]["moons"]))
+    assert "guidance at 5 ≤ t ≤ 60" in view.readout_text().splitlines()[0]
+    with pytest.raises(ValueError, match="same scales"):
+        pattern_views.guidance_view({"every step": samples, "other": {0.0: samples[0.0]}})
+    with pytest.raises(ValueError):
+        pattern_views.guidance_view({})
 
 
 def test_figures_have_one_panel_per_pattern_and_titles(samples):
@@ -54,8 +76,9 @@ def test_figures_have_one_panel_per_pattern_and_titles(samples):
     visible = [ax for ax in fig.axes if ax.axison]
     assert [ax.get_title() for ax in visible] == ["moons", "circles"]
     assert all(ax.get_aspect() == 1.0 for ax in visible)
-    fig = pattern_views.plot_tradeoff([0, 1], {"moons": [0.1, 0.2]}, {"moons": [0.05, 0.1]}, floor=0.03)
-    assert len(fig.axes) == 2
+    fig = pattern_views.plot_tradeoff([0, 1], {"moons": [0.1, 0.2]}, {"moons": [0.05, 0.1]}, floor=0.03,
+                                      title="Guidance in an interval")
+    assert len(fig.axes) == 2 and fig._suptitle.get_text() == "Guidance in an interval"
     fig = pattern_views.plot_shares(("a", "b"), [0.4, 0.6], [0.5, 0.5])
     assert fig.axes[0].get_ylim()[1] >= 0.6
     with pytest.raises(ValueError):

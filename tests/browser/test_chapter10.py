@@ -80,11 +80,16 @@ def test_chapter_renders_with_numbered_equations_and_figures(browser_context, se
             assert f"({n}.{k})" in text
         assert page.locator("mjx-container").count() > 20
         figures = page.evaluate(FIGURES_JS)
-        assert len(figures) == 6, figures   # patterns, w = 0, shares, trade-off, w = 1, w = 4
+        # patterns, w = 0, shares, the trade-off at every step and in the interval, w = 4 both ways
+        assert len(figures) == 7, figures
         broken = [f for f in figures if not f["complete"] or f["width"] == 0]
         assert not broken, broken
         assert not watch.console_errors and not watch.page_errors
         assert not re.search(r"Traceback|Error:", page.locator("main").inner_text())
+        # the glued numbers of the interval section are filled in, its table has its five rows
+        assert "{glue" not in text and re.search(r"\d+ ≤ t ≤ \d+", text)
+        table = page.locator("main table").filter(has_text="guidance at")
+        assert table.count() == 1 and table.locator("tbody tr").count() == 5
     finally:
         watch.close()
 
@@ -96,7 +101,7 @@ def test_static_player_steps_through_the_guidance_scales(browser_context, server
         assert players.count() == 1
         (check,) = _check_sliders(watch.page, 1)
         assert not check.problem, check.problem
-        assert check.frames == 6          # w = 0, 0.25, 0.5, 1, 2, 4
+        assert check.frames == 6          # w = 0, 0.25, 0.5, 1, 2, 4, every step beside the interval
         assert check.src_first != check.src_last
         assert check.src_after_next != check.src_first
         # the live slider's cell is not on the page: no widget without a kernel
