@@ -10,6 +10,7 @@ values of w and a player over w (:func:`~ddpm_lessons.animation.animate_pairs`).
 """
 from __future__ import annotations
 
+import textwrap
 from typing import Mapping, Sequence
 
 import numpy as np
@@ -116,7 +117,7 @@ def plot_tradeoff(scales: Sequence[float], distances: Mapping[str, Sequence[floa
                   title: str = "Precision and coverage against the guidance scale") -> Figure:
     """Mean distance (precision) and coverage KS against the guidance scale w, one line per
     pattern; ``floor`` marks the coverage KS of true data, ``title`` names the figure."""
-    fig, axes = subplots(1, 2, panel_size=(2.7, 2.9), sharex=True)
+    fig, axes = subplots(1, 2, panel_size=(2.5, 2.9), sharex=True)
     left, right = axes[0]
     for name in distances:
         left.plot(scales, distances[name], marker="o", ms=3, label=name)
@@ -126,7 +127,7 @@ def plot_tradeoff(scales: Sequence[float], distances: Mapping[str, Sequence[floa
     left.set(xlabel="guidance scale w", ylabel="mean distance", title="Precision", yscale="log")
     right.set(xlabel="guidance scale w", ylabel="coverage KS", title="Coverage")
     right.legend(fontsize=8)
-    fig.suptitle(title)
+    fig.suptitle("\n".join(textwrap.wrap(title, 44)))    # two lines rather than wider than a phone
     return fig
 
 

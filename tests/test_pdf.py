@@ -32,8 +32,11 @@ CHAPTERS = [
     "5. The model",
     "6. Training and sampling",
     "7. Optimal solutions",
-    "8. Appendix",
-    "9. Conclusion",
+    "8. The score and the ideal denoiser",
+    "9. Fewer sampling steps",
+    "10. Conditioning and classifier-free",
+    "Appendix: Bayes",
+    "Conclusion",
 ]
 
 if not PDF.is_file():
