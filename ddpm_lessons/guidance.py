@@ -28,8 +28,8 @@ from torch import Tensor, nn
 from .diffusion import GaussianDiffusion
 from .model import TimeConditionedMLP
 from .patterns import PATTERN_NAMES, check_name, make_pattern
-from .recipes import COURSE_RECIPE, Recipe, _check_threads
-from .training import History, _lr_scheduler, _per_step, default_optimizer
+from .recipes import COURSE_RECIPE, Recipe, torch_threads
+from .training import History, default_optimizer, lr_scheduler, per_step_values
 from .validation import check_int
 
 
@@ -187,11 +187,11 @@ def train_conditional(model: ConditionalMLP, diffusion: GaussianDiffusion, point
         raise ValueError("the training labels must be patterns, not the null label")
     epochs, batch_size = check_int(epochs, "epochs", 1), check_int(batch_size, "batch_size", 1)
     T = diffusion.num_timesteps
-    probabilities = _per_step(t_probabilities, "t_probabilities", T, "cpu")
+    probabilities = per_step_values(t_probabilities, "t_probabilities", T, "cpu")
     generator, shuffle = torch.Generator().manual_seed(seed), torch.Generator().manual_seed(seed)
     optimizer = default_optimizer(model, lr)
     total = epochs * math.ceil(x.shape[0] / batch_size)
-    scheduler = _lr_scheduler(optimizer, lr_schedule, 0, total)
+    scheduler = lr_scheduler(optimizer, lr_schedule, 0, total)
     losses, step, start = torch.empty(total), 0, time.perf_counter()
     model.train()
     for _ in range(epochs):
@@ -246,19 +246,13 @@ class GuidanceRecipe(Recipe):
 
     def train(self, seed: int = 0, progress: bool = False
               ) -> tuple[ConditionalMLP, GaussianDiffusion, History]:
-        _check_threads(self.num_threads)
         points, labels = self.data(seed)
         model, diffusion = self.model(seed), self.diffusion()
-        threads = torch.get_num_threads()
-        if self.num_threads is not None:
-            torch.set_num_threads(self.num_threads)
-        try:
+        with torch_threads(self.num_threads):
             history = train_conditional(
                 model, diffusion, points, labels, label_dropout=self.label_dropout,
                 epochs=self.epochs, batch_size=self.batch_size, lr=self.lr,
                 lr_schedule=self.lr_schedule, t_probabilities=self.t_probabilities(), seed=seed)
-        finally:
-            torch.set_num_threads(threads)
         return model, diffusion, history
 
 

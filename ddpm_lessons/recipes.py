@@ -15,9 +15,10 @@ import hashlib
 import json
 import math
 import os
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import ClassVar
+from typing import ClassVar, Iterator
 
 import numpy as np
 import torch
@@ -141,9 +142,21 @@ in ``benchmarks/results.json`` (one thread, ``num_threads=1``).
 """
 
 
-def _check_threads(n: int | None) -> None:
+@contextmanager
+def torch_threads(n: int | None) -> Iterator[None]:
+    """Run the block with ``n`` torch threads (``None``: leave the setting), restoring the
+    previous number afterwards."""
     if n is not None and (isinstance(n, bool) or not isinstance(n, int) or n < 1):
         raise ValueError(f"num_threads must be None or an integer >= 1, got {n!r}")
+    threads = torch.get_num_threads()
+    if n is not None:
+        # For these small models one thread is about as fast as two on an idle machine,
+        # and it does not collapse when other programs share the cores (benchmarks/RESULTS.md).
+        torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(threads)
 
 
 def train_recipe(recipe: Recipe, seed: int = 0, progress: bool = True
@@ -153,23 +166,15 @@ def train_recipe(recipe: Recipe, seed: int = 0, progress: bool = True
     Training runs with ``recipe.num_threads`` torch threads (the previous setting
     is restored afterwards).
     """
-    _check_threads(recipe.num_threads)
     x_train, x_val = recipe.data(seed)
     model, diffusion = recipe.model(seed), recipe.diffusion()
     weights = min_snr_weights(diffusion, recipe.min_snr_gamma) if recipe.min_snr_gamma else None
-    threads = torch.get_num_threads()
-    if recipe.num_threads is not None:
-        # For these small models one thread is about as fast as two on an idle machine,
-        # and it does not collapse when other programs share the cores (benchmarks/RESULTS.md).
-        torch.set_num_threads(recipe.num_threads)
-    try:
+    with torch_threads(recipe.num_threads):
         history = train(model, diffusion, x_train, x_val, epochs=recipe.epochs,
                         batch_size=recipe.batch_size, lr=recipe.lr, lr_schedule=recipe.lr_schedule,
                         warmup_steps=recipe.warmup_steps, ema_decay=recipe.ema_decay,
                         t_probabilities=recipe.t_probabilities(), loss_weights=weights,
                         seed=seed, progress=progress)
-    finally:
-        torch.set_num_threads(threads)
     model.eval()
     return model, diffusion, history
 

@@ -88,7 +88,7 @@ def min_snr_weights(diffusion: GaussianDiffusion, gamma: float) -> np.ndarray:
     return np.minimum(snr, gamma) / snr
 
 
-def _per_step(values: np.ndarray | Tensor | None, name: str, T: int, device) -> Tensor | None:
+def per_step_values(values: np.ndarray | Tensor | None, name: str, T: int, device) -> Tensor | None:
     """Check a per-time-step array (length T, finite, >= 0, not all 0); float32 on ``device``."""
     if values is None:
         return None
@@ -228,9 +228,9 @@ def train(
     optimizer = optimizer or default_optimizer(model, lr)
     steps_per_epoch = _num_batches(train_data, batch_size)
     total_steps = epochs * steps_per_epoch
-    scheduler = _lr_scheduler(optimizer, lr_schedule, warmup_steps, total_steps)
-    probabilities = _per_step(t_probabilities, "t_probabilities", T, device)
-    step_weights = _per_step(loss_weights, "loss_weights", T, device)
+    scheduler = lr_scheduler(optimizer, lr_schedule, warmup_steps, total_steps)
+    probabilities = per_step_values(t_probabilities, "t_probabilities", T, device)
+    step_weights = per_step_values(loss_weights, "loss_weights", T, device)
     params = [p for p in model.parameters() if p.requires_grad]
     ema = [p.detach().clone() for p in params] if ema_decay is not None else None
 
@@ -288,8 +288,8 @@ def train(
     return history
 
 
-def _lr_scheduler(optimizer: torch.optim.Optimizer, lr_schedule: str | None, warmup_steps: int,
-                  total_steps: int) -> torch.optim.lr_scheduler.LRScheduler | None:
+def lr_scheduler(optimizer: torch.optim.Optimizer, lr_schedule: str | None, warmup_steps: int,
+                 total_steps: int) -> torch.optim.lr_scheduler.LRScheduler | None:
     """Linear warm-up over ``warmup_steps``, then constant or a cosine decay to 0 at ``total_steps``."""
     if lr_schedule is None and warmup_steps == 0:
         return None

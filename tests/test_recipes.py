@@ -156,3 +156,20 @@ def test_recipe_is_frozen_and_has_no_sampling_options():
         COURSE_RECIPE.lr = 1.0          # type: ignore[misc]
     assert not hasattr(Recipe, "as_dict") and not hasattr(Recipe, "with_")
     assert "clip_denoised" not in asdict(COURSE_RECIPE)
+
+
+def test_torch_threads_sets_and_restores_the_thread_count_even_on_error():
+    from ddpm_lessons.recipes import torch_threads
+    before = torch.get_num_threads()
+    with pytest.raises(RuntimeError, match="inside"):
+        with torch_threads(1):
+            assert torch.get_num_threads() == 1
+            raise RuntimeError("inside")
+    assert torch.get_num_threads() == before
+    with torch_threads(None):
+        assert torch.get_num_threads() == before
+    for bad in (0, -1, 1.5, True, "2"):
+        with pytest.raises(ValueError, match="num_threads must be None or an integer >= 1"):
+            with torch_threads(bad):
+                pass
+    assert torch.get_num_threads() == before
