@@ -97,6 +97,9 @@ def _update_inplace(x, e, a, ap, eta, z):
 
 
 UPDATE_WRONG = [
+    (lambda x, e, a, ap, eta, z: _update(x, e, a, ap, eta, z,
+                                         x0=lambda x, e, a: ((x - math.sqrt(1 - a) * e) / math.sqrt(a)).clamp(-1, 1)),
+     "clipped x̂_0"),
     (lambda *a: _update(*a, sigma=lambda a, ap, eta: eta * (1 - ap) / (1 - a) * (1 - a / ap)), "you used the variance"),
     (lambda *a: _update(*a, direction=lambda ap, s: math.sqrt(1 - ap)), "you left out σ²"),
     (lambda *a: _update(*a, direction=lambda ap, s: 1 - ap - s * s), "square root is missing"),

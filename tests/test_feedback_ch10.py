@@ -165,6 +165,8 @@ WRONG_GUIDED = [
     (lambda c, u, w: (1 - w) * c + w * u, "interpolates"),
     (lambda c, u, w: (1 + w) * u - w * c, "roles"),
     (lambda c, u, w: c + (1 + w) * (c - u), "is w, not 1 + w"),
+    (lambda c, u, w: u + w * (c - u), "guidance scale s = 1 + w"),
+    (lambda c, u, w: w * (c - u), "add it to ε_c"),
     (_in_place, "in place"),
     (lambda c, u, w: ((1 + w) * c - w * u).detach(), "cut off"),
     (lambda c, u, w: ((1 + w) * c - w * u).detach().numpy(), "torch.Tensor"),

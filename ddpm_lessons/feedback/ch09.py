@@ -137,6 +137,10 @@ UPDATE_MISTAKES = [
             lambda *a: _ref_ddim_update(*a, x0=lambda x, e, al: ((x - (1 - al) * e) / al ** 0.5).double())),
     variant("x̂_0 = (x_t - √(1 - ᾱ) ε) / √ᾱ, eq. (4.8): divide by √ᾱ, not ᾱ.",
             lambda *a: _ref_ddim_update(*a, x0=lambda x, e, al: ((x - (1 - al) ** 0.5 * e) / al).double())),
+    variant("you clipped x̂_0 to [-1, 1]. This exercise asks for the plain step of eq. (9.3); clipping is an "
+            "option of the package's sampler (`clip_denoised`), which then also recomputes ε̂ from the clipped x̂_0.",
+            lambda *a: _ref_ddim_update(*a, x0=lambda x, e, al: ((x - (1 - al) ** 0.5 * e) / al ** 0.5)
+                                        .clamp(-1.0, 1.0).double())),
     variant("the noise enters as + σ z.", lambda *a: _ref_ddim_update(*a, noise_sign=-1.0)),
     variant("you left out the noise σ z (only η = 0 has none).", lambda *a: _ref_ddim_update(*a, noise_sign=0.0)),
     variant("you returned the estimate x̂_0 of eq. (4.8); return x_prev of eq. (9.3).",

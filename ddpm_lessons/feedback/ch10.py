@@ -277,6 +277,11 @@ GUIDED_NOISE = Exercise(
                 lambda c, u, w: (1 + w) * u - w * c),
         variant("the weight of the difference is w, not 1 + w: ε_c + w (ε_c − ε_∅).",
                 lambda c, u, w: c + (1 + w) * (c - u)),
+        variant("that is ε_∅ + w (ε_c − ε_∅), the form with a guidance scale s = 1 + w (as in Ho & Salimans' "
+                "code and many libraries): with this chapter's w, ε̃ = ε_∅ + (1 + w)(ε_c − ε_∅).",
+                lambda c, u, w: u + w * (c - u)),
+        variant("the conditional prediction itself is missing: w (ε_c − ε_∅) is only the push; add it to ε_c.",
+                lambda c, u, w: w * (c - u)),
     ],
     validators=[_attached],
     type_hint=TENSOR_HINT,
