@@ -7,19 +7,15 @@ import re
 
 import pytest
 
-from .conftest import PHONE_VIEWPORT, PageWatch, StaticServer, unavailable
-from .test_static_book import BUILD, _check_sliders, _wait_until_ready, toc_files
+from .chapter_pages import chapter_number, open_page, serve_book_for
+from .conftest import PHONE_VIEWPORT, PageWatch
+from .test_static_book import _check_sliders
 
 pytestmark = pytest.mark.browser
 
 PAGE = "book/10_guidance.html"
 EQUATIONS = 7   # eq. (N.1) … (N.7)
 
-
-def chapter_number() -> int:
-    """The chapter's number in the book: its place among the numbered chapters book/NN_* of _toc.yml."""
-    chapters = [f for f in toc_files() if re.match(r"book/\d\d_", f)]
-    return chapters.index("book/10_guidance") + 1
 
 EQUATION_NUMBERS_JS = r"""
 () => Array.from(document.querySelectorAll('div.math .eqno, span.eqno'))
@@ -53,17 +49,11 @@ OVERFLOW_JS = r"""
 
 @pytest.fixture(scope="module")
 def server():
-    if not (BUILD / PAGE).is_file():
-        unavailable(f"chapter 10 is not built: {BUILD / PAGE} is missing (run `make book`)")
-    with StaticServer(BUILD) as running:
-        yield running
+    yield from serve_book_for(PAGE)
 
 
 def _open(context, server) -> PageWatch:
-    watch = PageWatch.open(context)
-    watch.page.goto(server.url + PAGE, wait_until="load", timeout=30_000)
-    _wait_until_ready(watch.page)
-    return watch
+    return open_page(context, server, PAGE)
 
 
 def test_chapter_renders_with_numbered_equations_and_figures(browser_context, server):
@@ -72,7 +62,7 @@ def test_chapter_renders_with_numbered_equations_and_figures(browser_context, se
         page = watch.page
         assert "Conditioning and classifier-free guidance" in page.title()
         numbers = page.evaluate(EQUATION_NUMBERS_JS)
-        n = chapter_number()
+        n = chapter_number("book/10_guidance")
         assert numbers == [f"({n}.{k})" for k in range(1, EQUATIONS + 1)], numbers
         # references to the equations in the prose carry the same numbers
         text = page.locator("main").inner_text()

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import pytest
 
-from .conftest import PageWatch, StaticServer, unavailable
+from .chapter_pages import open_page, serve_book_for
+from .conftest import PageWatch
 from .test_phone import MEASURE_JS
-from .test_static_book import BUILD, _wait_until_ready
 
 pytestmark = pytest.mark.browser
 
@@ -17,17 +17,11 @@ EQUATIONS = [f"(8.{k})" for k in range(1, 8)]
 
 @pytest.fixture(scope="module")
 def server():
-    if not (BUILD / PAGE).is_file():
-        unavailable(f"chapter 8 is not built: {BUILD / PAGE} is missing (run `make book`)")
-    with StaticServer(BUILD) as srv:
-        yield srv
+    yield from serve_book_for(PAGE)
 
 
 def _open(context, server) -> PageWatch:
-    watch = PageWatch.open(context)
-    watch.page.goto(server.url + PAGE, wait_until="load")
-    _wait_until_ready(watch.page)
-    return watch
+    return open_page(context, server, PAGE)
 
 
 @pytest.fixture(scope="module")

@@ -10,32 +10,16 @@ from __future__ import annotations
 import re
 
 import pytest
-import yaml
 
-from .conftest import PHONE_VIEWPORT, ROOT, PageWatch, StaticServer, unavailable
+from .chapter_pages import chapter_number, open_page, serve_book_for
+from .conftest import PHONE_VIEWPORT, PageWatch
 from .test_phone import MEASURE_JS
-from .test_static_book import BUILD, _wait_until_ready
 
 pytestmark = pytest.mark.browser
 
 PAGE = "book/09_fewer_steps.html"
 NUM_EQUATIONS = 10
 NUM_FIGURES = 5
-
-
-def chapter_number(file: str = "book/09_fewer_steps") -> int:
-    """The chapter's number in the book: its place among the chapters of the numbered parts
-    of ``_toc.yml`` (9 once Part II holds chapters 8, 9 and 10)."""
-    toc = yaml.safe_load((ROOT / "_toc.yml").read_text(encoding="utf8"))
-    number = 0
-    for part in toc["parts"]:
-        if not part.get("numbered"):
-            continue
-        for chapter in part["chapters"]:
-            number += 1
-            if chapter["file"] == file:
-                return number
-    raise AssertionError(f"{file} is not in a numbered part of _toc.yml")
 SECTIONS = ("Only the marginals are trained", "The DDIM step and the η family", "A sub-sequence of time steps",
             "How many steps does the model need?", "Where to put the steps", "A deterministic map from noise to data",
             "Running the sampler backwards", "Scrub through the number of steps")
@@ -43,17 +27,11 @@ SECTIONS = ("Only the marginals are trained", "The DDIM step and the η family",
 
 @pytest.fixture(scope="module")
 def server():
-    if not (BUILD / PAGE).is_file():
-        unavailable(f"chapter 9 is not built: {BUILD / PAGE} is missing (run `make book`)")
-    with StaticServer(BUILD) as srv:
-        yield srv
+    yield from serve_book_for(PAGE)
 
 
 def _open(context, server) -> PageWatch:
-    watch = PageWatch.open(context)
-    watch.page.goto(server.url + PAGE, wait_until="load")
-    _wait_until_ready(watch.page)
-    return watch
+    return open_page(context, server, PAGE)
 
 
 @pytest.fixture(scope="module")
@@ -75,7 +53,7 @@ def test_page_renders_with_its_sections(desktop):
 
 
 def test_equations_are_numbered_in_chapter_9(desktop):
-    chapter = chapter_number()
+    chapter = chapter_number("book/09_fewer_steps")
     numbers = [n.strip() for n in desktop.locator("div.math span.eqno").all_inner_texts()]
     labels = [re.sub(r"\s", "", n).replace("¶", "") for n in numbers]
     assert labels == [f"({chapter}.{k})" for k in range(1, NUM_EQUATIONS + 1)], labels
