@@ -7,10 +7,9 @@ from __future__ import annotations
 import math
 
 import numpy as np
-import pytest
 
 from ddpm_lessons import feedback as fb
-from feedback_harness import assert_accepted, assert_rejected
+from feedback_harness import answer_table_tests
 
 # ----------------------------------------------------------------------------- 1.1 sampling
 
@@ -135,11 +134,4 @@ WRONG = {
 }
 
 
-@pytest.mark.parametrize("name,fn", [(n, f) for n, fs in RIGHT.items() for f in fs])
-def test_right_answers_are_accepted(name, fn):
-    assert_accepted(getattr(fb, f"check_{name}"), fn)
-
-
-@pytest.mark.parametrize("name,fn,fragment", [(n, f, m) for n, fs in WRONG.items() for f, m in fs])
-def test_wrong_answers_are_rejected_with_their_message(name, fn, fragment):
-    assert_rejected(getattr(fb, f"check_{name}"), fn, fragment)
+test_right_answers_are_accepted, test_wrong_answers_are_rejected_with_their_message = answer_table_tests(RIGHT, WRONG)

@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from ddpm_lessons import feedback as fb
-from feedback_harness import assert_accepted, assert_rejected, verdict
+from feedback_harness import answer_table_tests, verdict
 
 
 def _sq(x, d, a):
@@ -175,14 +175,7 @@ WRONG = {
 }
 
 
-@pytest.mark.parametrize("name,fn", [(n, f) for n, fs in RIGHT.items() for f in fs])
-def test_right_answers_are_accepted(name, fn):
-    assert_accepted(getattr(fb, f"check_{name}"), fn)
-
-
-@pytest.mark.parametrize("name,fn,fragment", [(n, f, m) for n, fs in WRONG.items() for f, m in fs])
-def test_wrong_answers_are_rejected_with_their_message(name, fn, fragment):
-    assert_rejected(getattr(fb, f"check_{name}"), fn, fragment)
+test_right_answers_are_accepted, test_wrong_answers_are_rejected_with_their_message = answer_table_tests(RIGHT, WRONG)
 
 
 def test_the_naive_softmax_is_right_near_the_data_and_only_fails_far_away():
