@@ -104,3 +104,12 @@ def diffusion64(course_betas) -> GaussianDiffusion:
 @pytest.fixture
 def spiral_x0() -> torch.Tensor:
     return torch.as_tensor(make_spiral(64, np.random.default_rng(7)), dtype=torch.float64)
+
+
+def trajectory(T: int = 6, n: int = 40, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """A made-up reverse process: x_t = spiral + t/T · noise, x̂_0 = the spiral."""
+    rng = np.random.default_rng(seed)
+    x0 = make_spiral(n, rng).astype(np.float64)
+    noise = rng.standard_normal((n, 2))
+    xs = np.stack([x0 + (t / T) * noise for t in range(T + 1)])
+    return xs, np.broadcast_to(x0, xs.shape).copy()

@@ -14,7 +14,8 @@ import pytest  # noqa: E402
 import torch  # noqa: E402
 from matplotlib.collections import LineCollection  # noqa: E402
 
-from conftest import cumprod_by_hand, linear_betas_by_hand  # noqa: E402
+from conftest import cumprod_by_hand, linear_betas_by_hand, trajectory  # noqa: E402
+from oracles import brute_force_closest_t  # noqa: E402
 from ddpm_lessons import plotting  # noqa: E402
 from ddpm_lessons.model import sinusoidal_embedding_matrix  # noqa: E402
 from ddpm_lessons.schedules import cosine_beta_schedule, linear_beta_schedule  # noqa: E402
@@ -42,20 +43,6 @@ def assert_titled_and_labelled(ax) -> None:
 def line_collections(ax) -> list[LineCollection]:
     return [c for c in ax.collections if isinstance(c, LineCollection)]
 
-
-def closest_by_brute_force(points: np.ndarray, n_grid: int = 200_001) -> np.ndarray:
-    """Closest spiral points by a dense grid of t (independent of the Newton solver)."""
-    grid = spiral_curve(np.linspace(T_MIN, T_MAX, n_grid))
-    return np.array([grid[np.argmin(((grid - p) ** 2).sum(axis=1))] for p in points])
-
-
-def trajectory(T: int = 6, n: int = 40, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
-    """A made-up reverse process: x_t = spiral + t/T · noise, x̂_0 = the spiral."""
-    rng = np.random.default_rng(seed)
-    x0 = make_spiral(n, rng).astype(np.float64)
-    noise = rng.standard_normal((n, 2))
-    xs = np.stack([x0 + (t / T) * noise for t in range(T + 1)])
-    return xs, np.broadcast_to(x0, xs.shape).copy()
 
 # --------------------------------------------------------------------------- static
 
@@ -195,7 +182,7 @@ def test_plot_segments_rejects_mismatched_shapes():
 
 def test_plot_segments_grid_one_square_panel_per_entry():
     xs, _ = trajectory(T=4)
-    targets = [closest_by_brute_force(x, 20_001) for x in xs[:3]]
+    targets = [spiral_curve(brute_force_closest_t(x, 20_001)) for x in xs[:3]]
     fig = plotting.plot_segments_grid(list(xs[:3]), targets, ["a", "b", "c"], suptitle="S")
     assert fig._suptitle.get_text() == "S"
     assert [ax.get_title() for ax in fig.axes] == ["a", "b", "c"]

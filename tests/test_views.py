@@ -16,10 +16,11 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
-from conftest import Z_TOL, cumprod_by_hand, linear_betas_by_hand  # noqa: E402
+from conftest import Z_TOL, cumprod_by_hand, linear_betas_by_hand, trajectory  # noqa: E402
+from oracles import brute_force_closest_t  # noqa: E402
 from ddpm_lessons import liveview, views  # noqa: E402
 from ddpm_lessons.schedules import schedule_summary  # noqa: E402
-from ddpm_lessons.spiral import T_MAX, T_MIN, make_spiral, spiral_curve  # noqa: E402
+from ddpm_lessons.spiral import T_MAX, T_MIN, spiral_curve  # noqa: E402
 
 
 
@@ -252,20 +253,6 @@ def test_draw_functions_title_and_label_every_axes():
 
 # ------------------------------------------------------------ the reverse view (ch. 7)
 
-def closest_by_brute_force(points: np.ndarray, n_grid: int = 200_001) -> np.ndarray:
-    """Closest spiral points by a dense grid of t (independent of the Newton solver)."""
-    grid = spiral_curve(np.linspace(T_MIN, T_MAX, n_grid))
-    return np.array([grid[np.argmin(((grid - p) ** 2).sum(axis=1))] for p in points])
-
-
-def trajectory(T: int = 6, n: int = 40, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
-    """A made-up reverse process: x_t = spiral + t/T · noise, x̂_0 = the spiral."""
-    rng = np.random.default_rng(seed)
-    x0 = make_spiral(n, rng).astype(np.float64)
-    noise = rng.standard_normal((n, 2))
-    xs = np.stack([x0 + (t / T) * noise for t in range(T + 1)])
-    return xs, np.broadcast_to(x0, xs.shape).copy()
-
 
 def test_reverse_data_measures_x_t_against_brute_force():
     xs, x_starts = trajectory(T=6, n=40)
@@ -273,14 +260,12 @@ def test_reverse_data_measures_x_t_against_brute_force():
     assert (data["t"], data["T"]) == (4, 6)
     np.testing.assert_array_equal(data["x_t"], xs[4])
     np.testing.assert_array_equal(data["x0_hat"], x_starts[4])
-    brute = closest_by_brute_force(xs[4])
+    t_brute = brute_force_closest_t(xs[4], 200_001)
+    brute = spiral_curve(t_brute)
     np.testing.assert_allclose(data["closest"], brute, atol=1e-4)
     distance = np.linalg.norm(brute - xs[4], axis=1)
     assert data["mean_distance"] == pytest.approx(distance.mean(), abs=1e-6)
     # KS of the closest-point parameters against U(1.5π, 4.5π), written out.
-    t_grid = np.linspace(T_MIN, T_MAX, 200_001)
-    curve = spiral_curve(t_grid)
-    t_brute = t_grid[[np.argmin(((curve - p) ** 2).sum(axis=1)) for p in xs[4]]]
     u = np.sort((t_brute - T_MIN) / (T_MAX - T_MIN))
     i = np.arange(1, u.size + 1)
     ks = max(np.max(i / u.size - u), np.max(u - (i - 1) / u.size))
