@@ -12,8 +12,9 @@ samples with each of two sampling seeds (Algorithm 2, ``p_sample_loop``) and
 reports the median and the worst of the mean distance to the spiral (eq. (7.1))
 and of the coverage KS (eq. (7.4)), with the training time, the steps per second
 and the 1-minute load average of the machine beside each training.  In the same
-run it trains the previous course recipe (12 000 steps, t uniform) on the same
-seeds (two of them), so that the two can be compared as ratios on the same load; searches the
+run it trains two earlier recipes on two of the same seeds (the course recipe before this
+study, 12 000 steps with t uniform, and 5000 steps of 250 points with t ∝ t^-1.5), so that they
+can be compared as ratios on the same load; searches the
 fewest deterministic DDIM steps that keep the quality; and measures how much of
 the machine the training loop uses (FLOP/s against a large matrix product).
 
@@ -67,8 +68,14 @@ FEW_STEP_SAMPLERS = {"DDIM η = 0, uniform grid": (0.0, "uniform"),
 """The samplers of chapter 9 tried for item 4: (η, spacing of the time grid)."""
 PREVIOUS_SEEDS = (0, 1)
 
-PREVIOUS_COURSE_RECIPE = replace(COURSE_RECIPE, name="previous course", epochs=300, lr=3e-3, t_power=0.0)
-"""The course recipe before this study: 12 000 steps at lr 3e-3 (cosine decay), t uniform."""
+PREVIOUS_COURSE_RECIPE = replace(COURSE_RECIPE, name="previous course", epochs=300, batch_size=250, lr=3e-3,
+                                 t_power=0.0, ema_decay=None)
+"""The course recipe before this study: 12 000 steps of 250 points at lr 3e-3 (cosine decay), t uniform."""
+BATCH_250_RECIPE = replace(COURSE_RECIPE, name="batches of 250", epochs=125, batch_size=250, lr=6e-3,
+                           ema_decay=None)
+"""The first recipe of this study: t ∝ t^-1.5 as now, but 5000 steps of 250 points at lr 6e-3, no average."""
+COMPARED_RECIPES = {"previous": PREVIOUS_COURSE_RECIPE, "batch 250": BATCH_250_RECIPE}
+"""Trained on ``PREVIOUS_SEEDS`` in the same run as the course recipe, to compare times as ratios."""
 
 
 def load_average() -> float:
@@ -249,7 +256,7 @@ def machine_limit(recipe: Recipe = COURSE_RECIPE, steps: int = 300, repeats: int
             m = recipe.model(0)
             return train(m, diffusion, data, epochs=1, batch_size=recipe.batch_size, lr=recipe.lr,
                          lr_schedule=recipe.lr_schedule, t_probabilities=recipe.t_probabilities(),
-                         seed=0, progress=False).cpu_seconds / steps
+                         ema_decay=recipe.ema_decay, seed=0, progress=False).cpu_seconds / steps
         step_seconds = min(whole() for _ in range(repeats))
 
         # 2. Forward + backward only, on a fixed batch (no data, no t draw, no optimiser).
@@ -265,19 +272,29 @@ def machine_limit(recipe: Recipe = COURSE_RECIPE, steps: int = 300, repeats: int
         forward_backward()
         fb_seconds = _best_seconds(forward_backward, repeats, 100)
 
-        # 3. The loss through the public p_losses (with its input checks) instead of the bare model.
-        def forward_backward_checked():
+        # 3. The loss as train() computes it (p_losses without its per-batch checks), and with them.
+        def forward_backward_loss(validate: bool = False):
             model.zero_grad(set_to_none=True)
-            diffusion.p_losses(model, x0, t, noise=noise).backward()
-        checked_seconds = _best_seconds(forward_backward_checked, repeats, 100)
+            diffusion.p_losses(model, x0, t, noise=noise, validate=validate).backward()
+        loss_seconds = _best_seconds(forward_backward_loss, repeats, 100)
+        checked_seconds = _best_seconds(lambda: forward_backward_loss(True), repeats, 100)
 
-        # 4. The optimiser step alone: fused Adam (the default) and the for-each version.
+        # 4. The weight average (EMA) of one step.
+        params = list(model.parameters())
+        average = [p.detach().clone() for p in params]
+
+        def ema_update():
+            for a, p in zip(average, params):
+                a.lerp_(p.detach(), 0.005)
+        ema_seconds = _best_seconds(ema_update, repeats, 200) if recipe.ema_decay is not None else 0.0
+
+        # 5. The optimiser step alone: fused Adam (the default) and the for-each version.
         optimizer = default_optimizer(model, recipe.lr)
         adam_seconds = _best_seconds(optimizer.step, repeats, 200)
         foreach = torch.optim.Adam(model.parameters(), lr=recipe.lr, foreach=True)
         foreach_seconds = _best_seconds(foreach.step, repeats, 200)
 
-        # 5. The same matrix products, bare, in a tight loop: the small-matrix ceiling.
+        # 6. The same matrix products, bare, in a tight loop: the small-matrix ceiling.
         mats = [(torch.randn(b, i), torch.randn(i, o)) for b, i, o in shapes]
 
         def bare_products():
@@ -287,7 +304,7 @@ def machine_limit(recipe: Recipe = COURSE_RECIPE, steps: int = 300, repeats: int
         small_seconds = _best_seconds(bare_products, repeats, 100)
         small_flops = sum(2 * b * i * o * 3 for b, i, o in shapes)
 
-        # 6. A large matrix product on the same thread(s): the machine's ceiling.
+        # 7. A large matrix product on the same thread(s): the machine's ceiling.
         n = 1024
         a, b = torch.randn(n, n), torch.randn(n, n)
         large = {1: 2 * n ** 3 / _best_seconds(lambda: torch.mm(a, b), repeats, 5)}
@@ -315,11 +332,13 @@ def machine_limit(recipe: Recipe = COURSE_RECIPE, steps: int = 300, repeats: int
         "breakdown_seconds": {
             "matrix products at the model's sizes": small_seconds,
             "rest of forward + backward (autograd, elementwise, Python)": max(fb_seconds - small_seconds, 0.0),
-            "input checks of p_losses and the forward-process formula": max(checked_seconds - fb_seconds, 0.0),
+            "forward-process formula and loss (p_losses, validate=False)": max(loss_seconds - fb_seconds, 0.0),
             "optimiser step (fused Adam)": adam_seconds,
+            "weight average (EMA)": ema_seconds,
             "rest of the loop (batches, t and noise draws, schedule, loss record)":
-                max(step_seconds - checked_seconds - adam_seconds, 0.0),
+                max(step_seconds - loss_seconds - adam_seconds - ema_seconds, 0.0),
         },
+        "per_batch_checks_seconds": max(checked_seconds - loss_seconds, 0.0),
         "forward_backward_seconds": fb_seconds, "foreach_adam_seconds": foreach_seconds,
         "load_average": [load_before, load_average()],
     }
@@ -336,7 +355,8 @@ def thread_check(recipe: Recipe = COURSE_RECIPE, steps: int = 200, repeats: int 
             for n in options:
                 torch.set_num_threads(n)
                 h = train(recipe.model(0), recipe.diffusion(), data, epochs=1, batch_size=recipe.batch_size,
-                          lr=recipe.lr, t_probabilities=recipe.t_probabilities(), seed=0, progress=False)
+                          lr=recipe.lr, t_probabilities=recipe.t_probabilities(), ema_decay=recipe.ema_decay,
+                          seed=0, progress=False)
                 speed[n] = max(speed[n], h.steps_per_second)
     finally:
         torch.set_num_threads(previous)
@@ -353,7 +373,7 @@ def _row_line(name: str, r: dict) -> str:
 def run_benchmark(quick: bool = False) -> tuple[dict, dict]:
     """Everything of the full run; returns ``(results, samples)`` (samples for the figure)."""
     course = COURSE_RECIPE
-    train_seeds, sample_seeds, previous = TRAIN_SEEDS, SAMPLE_SEEDS, PREVIOUS_COURSE_RECIPE
+    train_seeds, sample_seeds = TRAIN_SEEDS, SAMPLE_SEEDS
     ddim_candidates, limit_steps = DDIM_STEPS, 300
     if quick:
         train_seeds, sample_seeds = (0,), (SAMPLE_SEEDS[0],)
@@ -374,18 +394,19 @@ def run_benchmark(quick: bool = False) -> tuple[dict, dict]:
                                     "meets_targets": meets(summary, TARGETS)}
     samples["course"] = draw_samples(models[0], course.diffusion(), sample_seeds[0])[0]
     if not quick:
-        print(f"{previous.name} recipe (same seeds, same run):", flush=True)
-        prev_rows, prev_models = seed_table(previous, PREVIOUS_SEEDS, sample_seeds)
-        results["recipes"]["previous"] = {"recipe": asdict(previous), "rows": prev_rows,
-                                          "summary": summarise(prev_rows)}
-        samples["previous"] = draw_samples(prev_models[0], previous.diffusion(), sample_seeds[0])[0]
-        del prev_models
-        p, c = results["recipes"]["previous"]["summary"], summary
-        results["ratios_previous_to_course"] = {
-            "median_train_seconds": p["median_train_seconds"] / c["median_train_seconds"],
-            "median_train_cpu_seconds": p["median_train_cpu_seconds"] / c["median_train_cpu_seconds"],
-            "median_mean_distance": p["median_mean_distance"] / c["median_mean_distance"],
-            "worst_mean_distance": p["worst_mean_distance"] / c["worst_mean_distance"]}
+        for key, other in COMPARED_RECIPES.items():
+            print(f"{other.name} recipe (same seeds, same run):", flush=True)
+            other_rows, other_models = seed_table(other, PREVIOUS_SEEDS, sample_seeds)
+            results["recipes"][key] = {"recipe": asdict(other), "rows": other_rows,
+                                       "summary": summarise(other_rows)}
+            samples[key] = draw_samples(other_models[0], other.diffusion(), sample_seeds[0])[0]
+            del other_models
+            o, c = results["recipes"][key]["summary"], summary
+            results[f"ratios_{key.replace(' ', '_')}_to_course"] = {
+                "median_train_seconds": o["median_train_seconds"] / c["median_train_seconds"],
+                "median_train_cpu_seconds": o["median_train_cpu_seconds"] / c["median_train_cpu_seconds"],
+                "median_mean_distance": o["median_mean_distance"] / c["median_mean_distance"],
+                "worst_mean_distance": o["worst_mean_distance"] / c["worst_mean_distance"]}
     results["ddim_samplers"] = {}
     for name, (eta, spacing) in FEW_STEP_SAMPLERS.items():
         print(f"fewest steps, {name}:", flush=True)
@@ -412,11 +433,12 @@ def print_report(results: dict) -> None:
     course = results["recipes"]["course"]
     print("targets: " + ", ".join(f"{k} <= {v}: {'ok' if course['meets_targets'][k] else 'MISSED'}"
                                   for k, v in TARGETS.items()))
-    if "ratios_previous_to_course" in results:
-        r = results["ratios_previous_to_course"]
-        print(f"previous / course, same run: training time {r['median_train_seconds']:.2f}x "
-              f"(processor time {r['median_train_cpu_seconds']:.2f}x), "
-              f"median mean distance {r['median_mean_distance']:.2f}x, worst {r['worst_mean_distance']:.2f}x")
+    for key in COMPARED_RECIPES:
+        r = results.get(f"ratios_{key.replace(' ', '_')}_to_course")
+        if r:
+            print(f"{key} / course, same run: training time {r['median_train_seconds']:.2f}x "
+                  f"(processor time {r['median_train_cpu_seconds']:.2f}x), "
+                  f"median mean distance {r['median_mean_distance']:.2f}x, worst {r['worst_mean_distance']:.2f}x")
     for name, entry in results.get("ddim_samplers", {"DDIM η = 0, uniform grid": results["ddim"]}).items():
         fewest = entry["fewest"]
         print(f"fewest steps meeting {DDIM_TARGETS}, {name}: " +
@@ -508,6 +530,9 @@ def limit_markdown(results: dict) -> str:
     for part, seconds in lim["breakdown_seconds"].items():
         lines.append(f"| {part} | {seconds * 1e3:.3f} | {seconds / lim['step_seconds']:.0%} |")
     lines.append(f"| whole step | {lim['step_seconds'] * 1e3:.3f} | 100% |")
+    lines.append(f"\nThe checks `p_losses` makes when called on its own (types, shapes, finite values, t in "
+                 f"range), which `train` makes once for its data instead of once per batch, would add "
+                 f"{lim['per_batch_checks_seconds'] * 1e3:.3f} ms per step.")
     lines.append(f"\nAdam's for-each version takes {lim['foreach_adam_seconds'] * 1e3:.3f} ms per step against "
                  f"{lim['breakdown_seconds']['optimiser step (fused Adam)'] * 1e3:.3f} ms fused. "
                  f"`train()` with 1 and 2 threads: " + ", ".join(
@@ -599,8 +624,8 @@ def train_variant(recipe: Recipe, seed: int, target: str = "eps", optimizer: str
     try:
         history = train(net, diffusion, x_train, x_val, epochs=recipe.epochs, batch_size=recipe.batch_size,
                         optimizer=opt, lr_schedule=recipe.lr_schedule, warmup_steps=recipe.warmup_steps,
-                        t_probabilities=recipe.t_probabilities(), loss_weights=weights, seed=seed,
-                        progress=False)
+                        ema_decay=recipe.ema_decay, t_probabilities=recipe.t_probabilities(),
+                        loss_weights=weights, seed=seed, progress=False)
     finally:
         torch.set_num_threads(previous)
     model.eval()
@@ -627,6 +652,8 @@ def ablation_variants(base: Recipe = COURSE_RECIPE) -> list[tuple[str, str, Reci
              base, batch_size=base.batch_size // 2, epochs=base.epochs // 2), {}),
          ("batch", f"batch {base.batch_size * 2}, same steps",
           replace(base, batch_size=base.batch_size * 2, epochs=base.epochs * 2), {}),
+         ("weight average", "no EMA (the trained weights)", replace(base, ema_decay=None), {}),
+         ("batch", "previous: batch 250, 5000 steps, Adam 6e-3, no EMA", BATCH_250_RECIPE, {}),
          ("width", "width 32", replace(base, hidden=32), {}),
          ("depth", "depth 2", replace(base, depth=2), {}),
          ("overhead", "Adam for-each (not fused)", base, {"optimizer": "foreach"}),

@@ -16,7 +16,7 @@ import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterable
+from typing import Callable, Iterable, Iterator
 
 import numpy as np
 import torch
@@ -108,13 +108,36 @@ def _model_num_timesteps(model: nn.Module) -> int | None:
     return config.get("num_timesteps")
 
 
-def _batches(data: Tensor | Iterable, batch_size: int, generator: torch.Generator) -> Iterable[Tensor]:
-    """Shuffled mini-batches: slices of a permuted tensor, or the batches of a DataLoader."""
+def draw_t_and_noise(n: int, shape: tuple[int, ...], num_timesteps: int, probabilities: Tensor | None,
+                     generator: torch.Generator, device: torch.device | str = "cpu",
+                     dtype: torch.dtype = torch.float32) -> tuple[Tensor, Tensor]:
+    """Step 3 of Algorithm 1 for ``n`` examples: t ~ U{1, …, T} (or ``probabilities``,
+    eq. (6.8)) and ε ~ N(0, I) of shape ``(n, *shape)``."""
+    if probabilities is None:
+        t = torch.randint(1, num_timesteps + 1, (n,), generator=generator, device=device)
+    else:
+        t = torch.multinomial(probabilities, n, replacement=True, generator=generator) + 1
+    return t, torch.randn((n, *shape), generator=generator, device=device, dtype=dtype)
+
+
+def _epoch(data: Tensor | Iterable, batch_size: int, num_timesteps: int, probabilities: Tensor | None,
+           generator: torch.Generator, shuffle_generator: torch.Generator, device
+           ) -> Iterator[tuple[Tensor, Tensor, Tensor]]:
+    """One epoch of ``(x_0, t, ε)`` batches.  For a tensor, every draw of the epoch is made
+    at once (the order of the data, then a t and an ε per example) and sliced into batches:
+    a few large calls to the random generators instead of three small ones per step.
+    A ``DataLoader``'s batches get their t and ε one batch at a time."""
     if isinstance(data, Tensor):
-        perm = torch.randperm(data.shape[0], generator=generator).to(data.device)
-        shuffled = data[perm]
-        return shuffled.split(batch_size)
-    return ((b[0] if isinstance(b, (list, tuple)) else b) for b in data)
+        shuffled = data[torch.randperm(data.shape[0], generator=shuffle_generator).to(data.device)]
+        t, noise = draw_t_and_noise(data.shape[0], tuple(data.shape[1:]), num_timesteps, probabilities,
+                                    generator, device)
+        yield from zip(shuffled.split(batch_size), t.split(batch_size), noise.split(batch_size))
+        return
+    for batch in data:
+        x_start = (batch[0] if isinstance(batch, (list, tuple)) else batch).to(device)
+        t, noise = draw_t_and_noise(x_start.shape[0], tuple(x_start.shape[1:]), num_timesteps,
+                                    probabilities, generator, device, x_start.dtype)
+        yield x_start, t, noise
 
 
 def _num_batches(data: Tensor | Iterable, batch_size: int) -> int:
@@ -219,7 +242,8 @@ def train(
         raise ValueError(f"ema_decay must lie in (0, 1), got {ema_decay!r}")
     model.to(device).train()
     diffusion.to(device)
-    if not isinstance(train_data, torch.utils.data.DataLoader):
+    checked_batches = isinstance(train_data, torch.utils.data.DataLoader)
+    if not checked_batches:
         train_data = as_tensor_data(train_data, device)
     val = as_tensor_data(val_data, device) if val_data is not None else None
 
@@ -241,15 +265,11 @@ def train(
     step = 0
     for epoch in range(epochs):
         first = step
-        for x_start in _batches(train_data, batch_size, shuffle_generator):
-            x_start = x_start.to(device)
-            if probabilities is None:
-                t = torch.randint(1, T + 1, (x_start.shape[0],), generator=generator, device=device)
-            else:
-                t = torch.multinomial(probabilities, x_start.shape[0], replacement=True,
-                                      generator=generator) + 1
-            noise = torch.randn(x_start.shape, generator=generator, device=device, dtype=x_start.dtype)
-            loss = diffusion.p_losses(model, x_start, t, noise=noise,
+        for x_start, t, noise in _epoch(train_data, batch_size, T, probabilities, generator,
+                                        shuffle_generator, device):
+            # A tensor data set was checked once above and t, ε are drawn in range, so the
+            # loss skips its per-batch checks; a DataLoader's batches are checked each time.
+            loss = diffusion.p_losses(model, x_start, t, noise=noise, validate=checked_batches,
                                       loss_fn=loss_fn if step_weights is None
                                       else _weighted(loss_fn, step_weights[t - 1]))
             optimizer.zero_grad(set_to_none=True)

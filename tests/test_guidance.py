@@ -264,3 +264,14 @@ def test_good_intervals_are_normalised(model):
     assert guidance.GuidedDenoiser(model, 0, 1.0, interval=[np.int64(2), 9]).interval == (2, 9)
     assert guidance.GuidedDenoiser(model, 0, 1.0, interval=(5, 5)).interval == (5, 5)
     assert guidance.GuidedDenoiser(model, 0, 1.0).interval is None
+
+
+def test_conditional_recipe_refuses_options_its_loop_does_not_have():
+    """train_conditional has no weight average, warm-up or loss weights: asking for one is an
+    error, not a recipe that silently trains without it."""
+    base = dataclasses.replace(guidance.GUIDANCE_RECIPE, num_timesteps=T, hidden=8, depth=1, n_train=400,
+                               epochs=1, batch_size=100)
+    for change in ({"ema_decay": 0.99}, {"warmup_steps": 10}, {"min_snr_gamma": 5.0}):
+        with pytest.raises(ValueError, match="train_conditional has no weight average"):
+            dataclasses.replace(base, **change).train()
+    assert guidance.GUIDANCE_RECIPE.ema_decay is None

@@ -13,8 +13,9 @@ from ddpm_lessons import training
 from ddpm_lessons.diffusion import GaussianDiffusion
 from ddpm_lessons.model import TimeConditionedMLP
 from ddpm_lessons.spiral import make_spiral
-from ddpm_lessons.training import (History, checkpoint_extra, load_checkpoint, min_snr_weights,
-                                   save_checkpoint, timestep_probabilities, train, validation_loss)
+from ddpm_lessons.training import (History, checkpoint_extra, draw_t_and_noise, load_checkpoint,
+                                   min_snr_weights, save_checkpoint, timestep_probabilities, train,
+                                   validation_loss)
 
 
 class RecordingAdam(torch.optim.Adam):
@@ -149,6 +150,30 @@ def test_dataloader_path(diffusion, data):
     h1 = train(fresh_model(), diffusion, plain, epochs=1, seed=0, progress=False)
     h2 = train(fresh_model(), diffusion, tuples, epochs=1, seed=0, progress=False)
     assert h1.batch_loss == h2.batch_loss
+
+
+def test_a_dataloader_batch_with_nan_is_refused(diffusion, data):
+    """A DataLoader's batches are not checked in advance, so each one is checked when used."""
+    x = torch.as_tensor(data[0], dtype=torch.float32).clone()
+    x[130, 1] = float("nan")
+    loader = torch.utils.data.DataLoader(x, batch_size=64, shuffle=False)
+    with pytest.raises(ValueError, match="x_start contains NaN"):
+        train(fresh_model(), diffusion, loader, epochs=1, seed=0, progress=False)
+
+
+def test_draw_t_and_noise_follows_the_law_and_the_seed(diffusion):
+    T = diffusion.num_timesteps
+    p = torch.as_tensor(timestep_probabilities(T, 1.5), dtype=torch.float32)
+    t, noise = draw_t_and_noise(4000, (2,), T, p, torch.Generator().manual_seed(3))
+    again = draw_t_and_noise(4000, (2,), T, p, torch.Generator().manual_seed(3))
+    assert torch.equal(t, again[0]) and torch.equal(noise, again[1])
+    assert t.dtype == torch.long and t.min() >= 1 and t.max() <= T and noise.shape == (4000, 2)
+    share_of_t1 = float((t == 1).float().mean())
+    assert abs(share_of_t1 - float(p[0])) < 5 * math.sqrt(float(p[0]) * (1 - float(p[0])) / 4000)
+    uniform, _ = draw_t_and_noise(4000, (2,), T, None, torch.Generator().manual_seed(3))
+    assert uniform.min() >= 1 and uniform.max() <= T and len(uniform.unique()) == T
+    _, noise64 = draw_t_and_noise(10, (3,), T, None, torch.Generator(), dtype=torch.float64)
+    assert noise64.dtype == torch.float64 and noise64.shape == (10, 3)
 
 
 # -------------------------------------------------------------- options
@@ -352,7 +377,8 @@ def test_min_snr_weights_by_hand(diffusion, course_betas):
 
 
 def test_weighted_loss_of_the_first_step_by_hand(diffusion, course_betas, data):
-    """Rebuild the first batch (shuffle, t, ε) from the seed and weight its squared errors by hand."""
+    """Rebuild the first batch from the seed (the epoch's order, then a t for every example of
+    the epoch, then an ε for every example) and weight its squared errors by hand."""
     T, batch, seed = diffusion.num_timesteps, 64, 5
     weights = np.linspace(0.1, 2.0, T)
     model = fresh_model()
@@ -362,8 +388,8 @@ def test_weighted_loss_of_the_first_step_by_hand(diffusion, course_betas, data):
     perm = torch.randperm(data[0].shape[0], generator=torch.Generator().manual_seed(seed))
     x0 = torch.as_tensor(data[0], dtype=torch.float32)[perm[:batch]]
     g = torch.Generator().manual_seed(seed)
-    t = torch.randint(1, T + 1, (batch,), generator=g)
-    noise = torch.randn(x0.shape, generator=g)
+    t = torch.randint(1, T + 1, (data[0].shape[0],), generator=g)[:batch]
+    noise = torch.randn(data[0].shape, generator=g)[:batch].float()
     abar = torch.tensor(cumprod_by_hand(course_betas), dtype=torch.float32)[t - 1][:, None]
     with torch.no_grad():
         residual = reference(abar.sqrt() * x0 + (1 - abar).sqrt() * noise, t) - noise
