@@ -636,6 +636,9 @@ def ablation_variants(base: Recipe = COURSE_RECIPE) -> list[tuple[str, str, Reci
     """``(lever, change, recipe, options)``: the course recipe with one thing changed at a time."""
     steps = base.epochs * -(-base.n_train // base.batch_size)
     v = [("baseline", "course recipe", base, {}),
+         ("schedule", "linear schedule (Ho et al.), rescaled to T",
+          replace(base, schedule="linear", beta_start=1e-4, beta_end=0.02), {}),
+         ("input", "raw (x, y), no Fourier features", replace(base, fourier_bands=0), {}),
          ("law of t", "t uniform (Algorithm 1)", replace(base, t_power=0.0), {}),
          ("law of t", "p(t) ∝ t^-1", replace(base, t_power=1.0), {}),
          ("law of t", "p(t) ∝ t^-2", replace(base, t_power=2.0), {}),
@@ -655,6 +658,7 @@ def ablation_variants(base: Recipe = COURSE_RECIPE) -> list[tuple[str, str, Reci
          ("weight average", "no EMA (the trained weights)", replace(base, ema_decay=None), {}),
          ("batch", "previous: batch 250, 5000 steps, Adam 6e-3, no EMA", BATCH_250_RECIPE, {}),
          ("width", "width 32", replace(base, hidden=32), {}),
+         ("width", "width 128", replace(base, hidden=128), {}),
          ("depth", "depth 2", replace(base, depth=2), {}),
          ("overhead", "Adam for-each (not fused)", base, {"optimizer": "foreach"}),
 ]
