@@ -284,8 +284,8 @@ def visit(browser_context, book_server):
             report.dead_widgets = data["deadWidgets"]
             report.noisy_outputs = data["noisyOutputs"]
             shot = SCREENSHOTS / (rel[: -len(".html")].replace("/", "__") + ".png")
-            # Transitions (the sidebars slide when the page is resized for the capture)
-            # are finished first, so the picture shows the page at rest.
+            # CSS transitions are run to their end for the capture: without this a
+            # sidebar was now and then caught half-way through a slide.
             watch.page.screenshot(path=str(shot), full_page=True, animations="disabled")
             report.screenshot = shot
             report.sliders = _check_sliders(watch.page, data["animations"])
