@@ -17,6 +17,11 @@ For every page of ``_build/html`` (``make book``):
 The page weight (every byte the page loaded) and the widget scripts loaded are
 recorded too.
 
+Each page is opened once (the ``visit`` fixture) and the three tests read what that
+visit found: the page is measured as loaded; on a chapter the page-contents button is
+then tapped and its panel closed again with Escape (the page is reloaded if it does
+not close), and then ☰ is tapped.
+
 What each page measured is written to ``_build/phone_report.json``.
 """
 
