@@ -56,48 +56,49 @@ def _open(context, server) -> PageWatch:
     return open_page(context, server, PAGE)
 
 
-def test_chapter_renders_with_numbered_equations_and_figures(browser_context, server):
+@pytest.fixture(scope="module")
+def desktop(browser_context, server):
+    """The chapter opened once on the desktop; the player test, which moves the slider, comes last."""
     watch = _open(browser_context, server)
-    try:
-        page = watch.page
-        assert "Conditioning and classifier-free guidance" in page.title()
-        numbers = page.evaluate(EQUATION_NUMBERS_JS)
-        n = chapter_number("book/10_guidance")
-        assert numbers == [f"({n}.{k})" for k in range(1, EQUATIONS + 1)], numbers
-        # references to the equations in the prose carry the same numbers
-        text = page.locator("main").inner_text()
-        for k in (1, 2, 3, 5, 6, 7):
-            assert f"({n}.{k})" in text
-        assert page.locator("mjx-container").count() > 20
-        figures = page.evaluate(FIGURES_JS)
-        # patterns, w = 0, shares, the trade-off at every step and in the interval, w = 4 both ways
-        assert len(figures) == 7, figures
-        broken = [f for f in figures if not f["complete"] or f["width"] == 0]
-        assert not broken, broken
-        assert not watch.console_errors and not watch.page_errors
-        assert not re.search(r"Traceback|Error:", page.locator("main").inner_text())
-        # the glued numbers of the interval section are filled in, its table has its five rows
-        assert "{glue" not in text and re.search(r"\d+ ≤ t ≤ \d+", text)
-        table = page.locator("main table").filter(has_text="guidance at")
-        assert table.count() == 1 and table.locator("tbody tr").count() == 5
-    finally:
-        watch.close()
+    yield watch
+    watch.close()
 
 
-def test_static_player_steps_through_the_guidance_scales(browser_context, server):
-    watch = _open(browser_context, server)
-    try:
-        players = watch.page.locator("div.animation")
-        assert players.count() == 1
-        (check,) = _check_sliders(watch.page, 1)
-        assert not check.problem, check.problem
-        assert check.frames == 6          # w = 0, 0.25, 0.5, 1, 2, 4, every step beside the interval
-        assert check.src_first != check.src_last
-        assert check.src_after_next != check.src_first
-        # the live slider's cell is not on the page: no widget without a kernel
-        assert watch.page.locator(".ddpm-view, .jupyter-widgets").count() == 0
-    finally:
-        watch.close()
+def test_chapter_renders_with_numbered_equations_and_figures(desktop):
+    page = desktop.page
+    assert "Conditioning and classifier-free guidance" in page.title()
+    numbers = page.evaluate(EQUATION_NUMBERS_JS)
+    n = chapter_number("book/10_guidance")
+    assert numbers == [f"({n}.{k})" for k in range(1, EQUATIONS + 1)], numbers
+    # references to the equations in the prose carry the same numbers
+    text = page.locator("main").inner_text()
+    for k in (1, 2, 3, 5, 6, 7):
+        assert f"({n}.{k})" in text
+    assert page.locator("mjx-container").count() > 20
+    figures = page.evaluate(FIGURES_JS)
+    # patterns, w = 0, shares, the trade-off at every step and in the interval, w = 4 both ways
+    assert len(figures) == 7, figures
+    broken = [f for f in figures if not f["complete"] or f["width"] == 0]
+    assert not broken, broken
+    assert not desktop.console_errors and not desktop.page_errors
+    assert not re.search(r"Traceback|Error:", page.locator("main").inner_text())
+    # the glued numbers of the interval section are filled in, its table has its five rows
+    assert "{glue" not in text and re.search(r"\d+ ≤ t ≤ \d+", text)
+    table = page.locator("main table").filter(has_text="guidance at")
+    assert table.count() == 1 and table.locator("tbody tr").count() == 5
+
+
+def test_static_player_steps_through_the_guidance_scales(desktop):
+    page = desktop.page
+    players = page.locator("div.animation")
+    assert players.count() == 1
+    (check,) = _check_sliders(page, 1)
+    assert not check.problem, check.problem
+    assert check.frames == 6          # w = 0, 0.25, 0.5, 1, 2, 4, every step beside the interval
+    assert check.src_first != check.src_last
+    assert check.src_after_next != check.src_first
+    # the live slider's cell is not on the page: no widget without a kernel
+    assert page.locator(".ddpm-view, .jupyter-widgets").count() == 0
 
 
 def test_nothing_overflows_a_phone(phone_context, server):

@@ -19,16 +19,17 @@ def open_page(browser_context):
     if not (BUILD / "solutions").is_dir():
         unavailable(f"the book is not built: {BUILD} has no solutions pages (run `make book`)")
     with StaticServer(BUILD) as server:
-        watches = []
+        watches: dict[str, PageWatch] = {}
 
         def _open(rel: str):
-            watch = PageWatch.open(browser_context)
-            watches.append(watch)
-            watch.page.goto(server.url + rel, wait_until="load", timeout=30_000)
-            return watch.page
+            """The page ``rel``, loaded once; the tests that only read a page share it."""
+            if rel not in watches:
+                watches[rel] = PageWatch.open(browser_context)
+                watches[rel].page.goto(server.url + rel, wait_until="load", timeout=30_000)
+            return watches[rel].page
 
         yield _open
-        for watch in watches:
+        for watch in watches.values():
             watch.close()
 
 
@@ -47,8 +48,9 @@ def test_solutions_are_folded_until_opened(open_page, name):
     assert all(not folded_code.nth(k).evaluate("d => d.open") for k in range(folded_code.count()))
     # the toggle button on a solution opens it
     solutions.first.locator("button.toggle-button").click()
-    page.wait_for_timeout(500)
-    assert solutions.first.locator("section#solution-content").is_visible()
+    opened = solutions.first.locator("section#solution-content")
+    opened.wait_for(state="visible", timeout=5_000)
+    assert opened.is_visible()
 
 
 @pytest.mark.parametrize("name", CHAPTERS)

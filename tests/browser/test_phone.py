@@ -17,6 +17,11 @@ For every page of ``_build/html`` (``make book``):
 The page weight (every byte the page loaded) and the widget scripts loaded are
 recorded too.
 
+Each page is opened once (the ``visit`` fixture) and the three tests read what that
+visit found: the page is measured as loaded; on a chapter the page-contents button is
+then tapped and its panel closed again with Escape (the page is reloaded if it does
+not close), and then ☰ is tapped.
+
 What each page measured is written to ``_build/phone_report.json``.
 """
 
@@ -25,6 +30,7 @@ from __future__ import annotations
 import json
 import os
 import re
+from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
@@ -34,7 +40,7 @@ from PIL import Image
 from ddpm_lessons.style import STYLE
 
 from .conftest import PHONE_VIEWPORT, PageWatch, StaticServer, unavailable
-from .test_static_book import BUILD, PAGES, _wait_until_ready
+from .test_static_book import BUILD, PAGE_LOAD_TIMEOUT_MS, PAGES, _wait_until_ready
 
 pytestmark = pytest.mark.browser
 
@@ -85,6 +91,19 @@ MEASURE_JS = r"""
 """
 
 
+# The two buttons of a chapter on a phone, and the links each one should bring on screen.
+MENU = (".primary-toggle", "nav.bd-links a.reference.internal")
+CONTENTS = (".secondary-toggle", "#pst-page-toc-nav a, .page-toc a")
+# A tapped button opens its panel as a modal <dialog>; Escape closes it again.
+PANEL_OPEN_JS = """() => {
+  const panel = document.querySelector('dialog[open]');
+  return !!panel && panel.getAnimations({subtree: true}).every((a) => a.playState !== 'running');
+}"""
+PANEL_CLOSED_JS = """() => !document.querySelector('dialog[open]') && document.getAnimations().every(
+  (a) => a.playState !== 'running' || a.effect?.getTiming().iterations === Infinity)"""
+PANEL_TIMEOUT_MS = 5_000
+
+
 @pytest.fixture(scope="module")
 def server():
     if not any(BUILD.glob("*.html")):
@@ -105,13 +124,100 @@ def report():
         REPORT.write_text(json.dumps(old, indent=1, sort_keys=True) + "\n", encoding="utf8")
 
 
-def _open(phone_context, server, rel: str) -> PageWatch:
-    if rel == "<no build>":
-        unavailable(f"the book is not built: {BUILD} has no HTML pages (run `make book`)")
-    watch = PageWatch.open(phone_context)
-    watch.page.goto(server.url + rel, wait_until="load")
-    _wait_until_ready(watch.page)
-    return watch
+@dataclass
+class PhoneVisit:
+    """What one visit to a page on the phone found, in the order it was done.
+
+    ``measured``: MEASURE_JS on the page as loaded.  ``links[button]``: on a chapter,
+    the links on screen after tapping ``button`` (MENU or CONTENTS; None if no such
+    button is visible), each tap made on the page as loaded, its panel closed after.
+    ``errors[button]``: what went wrong while tapping it, reported by its test.
+    """
+
+    measured: dict
+    links: dict[tuple, list[str] | None] = field(default_factory=dict)
+    errors: dict[tuple, Exception] = field(default_factory=dict)
+
+    def links_after_tapping(self, button: tuple) -> list[str] | None:
+        if button in self.errors:
+            raise self.errors[button]
+        return self.links[button]
+
+
+def _load(page, url: str, reload: bool = False) -> None:
+    if reload:
+        page.reload(wait_until="load", timeout=PAGE_LOAD_TIMEOUT_MS)
+    else:
+        page.goto(url, wait_until="load", timeout=PAGE_LOAD_TIMEOUT_MS)
+    _wait_until_ready(page)
+
+
+def _settle(page, condition: str) -> bool:
+    """Wait until ``condition`` (JS) holds; False if it did not within PANEL_TIMEOUT_MS."""
+    try:
+        page.wait_for_function(condition, timeout=PANEL_TIMEOUT_MS)
+        return True
+    except Exception:  # noqa: BLE001 - what is on screen is checked all the same
+        return False
+
+
+def _tap_and_read(page, button: tuple) -> tuple[list[str] | None, bool]:
+    """Tap the visible ``button[0]``, read the hrefs of the ``button[1]`` links then on screen
+    (None if no such button is visible) and close its panel with Escape.
+
+    Returns the hrefs and whether the page is back as it was (the panel closed)."""
+    toggle_selector, link_selector = button
+    toggle = _visible_one(page, toggle_selector)
+    if toggle is None:
+        return None, True
+    toggle.tap()
+    _settle(page, PANEL_OPEN_JS)
+    links = _links_on_screen(page, link_selector)
+    page.keyboard.press("Escape")
+    return links, _settle(page, PANEL_CLOSED_JS)
+
+
+def _visit_on_phone(context, url: str, rel: str) -> PhoneVisit:
+    watch = PageWatch.open(context)
+    try:
+        page = watch.page
+        _load(page, url)
+        visit = PhoneVisit(measured=page.evaluate(MEASURE_JS))
+        if rel not in CHAPTERS:
+            return visit
+        fresh = True
+        for button in (CONTENTS, MENU):
+            try:
+                if not fresh:
+                    _load(page, url, reload=True)
+                visit.links[button], fresh = _tap_and_read(page, button)
+            except Exception as err:  # noqa: BLE001 - reported by this button's test
+                visit.errors[button] = err
+                fresh = False
+        return visit
+    finally:
+        watch.close()
+
+
+@pytest.fixture(scope="module")
+def visit(phone_context, server):
+    """visit(rel) -> PhoneVisit; each page is opened once on the phone and the result reused."""
+    visits: dict[str, PhoneVisit | Exception] = {}
+
+    def _visit(rel: str) -> PhoneVisit:
+        if rel == "<no build>":
+            unavailable(f"the book is not built: {BUILD} has no HTML pages (run `make book`)")
+        if isinstance(visits.get(rel), Exception):
+            raise AssertionError(f"{rel} could not be checked on a phone: {visits[rel]}")
+        if rel not in visits:
+            try:
+                visits[rel] = _visit_on_phone(phone_context, server.url + rel, rel)
+            except Exception as err:
+                visits[rel] = err
+                raise
+        return visits[rel]
+
+    return _visit
 
 
 def _visible_one(page, selector: str):
@@ -138,52 +244,34 @@ def _links_on_screen(page, selector: str) -> list[str]:
 
 
 @pytest.mark.parametrize("rel", CHAPTERS or ["<no build>"])
-def test_menu_button_opens_the_table_of_contents(phone_context, server, report, rel):
-    watch = _open(phone_context, server, rel)
-    try:
-        page = watch.page
-        button = _visible_one(page, ".primary-toggle")
-        assert button is not None, f"{rel}: no visible ☰ button on a phone"
-        button.tap()
-        page.wait_for_timeout(400)
-        this = urlsplit(server.url + rel).path
-        others = [
-            href for href in _links_on_screen(page, "nav.bd-links a.reference.internal")
-            if urlsplit(href).path != this and "/book/" in urlsplit(href).path
-        ]
-        report.setdefault(rel, {})["toc_opens"] = bool(others)
-        assert others, f"{rel}: after tapping ☰ no link to another chapter is on screen"
-    finally:
-        watch.close()
+def test_menu_button_opens_the_table_of_contents(visit, server, report, rel):
+    links = visit(rel).links_after_tapping(MENU)
+    assert links is not None, f"{rel}: no visible ☰ button on a phone"
+    this = urlsplit(server.url + rel).path
+    others = [
+        href for href in links
+        if urlsplit(href).path != this and "/book/" in urlsplit(href).path
+    ]
+    report.setdefault(rel, {})["toc_opens"] = bool(others)
+    assert others, f"{rel}: after tapping ☰ no link to another chapter is on screen"
 
 
 @pytest.mark.parametrize("rel", CHAPTERS or ["<no build>"])
-def test_contents_button_shows_the_sections_of_the_page(phone_context, server, report, rel):
-    watch = _open(phone_context, server, rel)
-    try:
-        page = watch.page
-        button = _visible_one(page, ".secondary-toggle")
-        assert button is not None, f"{rel}: no visible page-contents button on a phone"
-        button.tap()
-        page.wait_for_timeout(400)
-        this = urlsplit(server.url + rel).path
-        sections = [
-            href for href in _links_on_screen(page, "#pst-page-toc-nav a, .page-toc a")
-            if urlsplit(href).path == this and urlsplit(href).fragment
-        ]
-        report.setdefault(rel, {})["contents_opens"] = bool(sections)
-        assert sections, f"{rel}: after tapping the contents button no section link is on screen"
-    finally:
-        watch.close()
+def test_contents_button_shows_the_sections_of_the_page(visit, server, report, rel):
+    links = visit(rel).links_after_tapping(CONTENTS)
+    assert links is not None, f"{rel}: no visible page-contents button on a phone"
+    this = urlsplit(server.url + rel).path
+    sections = [
+        href for href in links
+        if urlsplit(href).path == this and urlsplit(href).fragment
+    ]
+    report.setdefault(rel, {})["contents_opens"] = bool(sections)
+    assert sections, f"{rel}: after tapping the contents button no section link is on screen"
 
 
 @pytest.mark.parametrize("rel", PAGES)
-def test_formulas_and_figures_fit_a_phone(phone_context, server, report, rel):
-    watch = _open(phone_context, server, rel)
-    try:
-        data = watch.page.evaluate(MEASURE_JS)
-    finally:
-        watch.close()
+def test_formulas_and_figures_fit_a_phone(visit, report, rel):
+    data = visit(rel).measured
     entry = report.setdefault(rel, {})
     entry["clipped_formulas"] = len(data["clipped"])
     entry["page_kb"] = round(data["bytes"] / 1000)

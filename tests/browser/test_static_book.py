@@ -161,12 +161,28 @@ COLLECT_JS = r"""
 """
 
 
-def _wait_until_ready(page) -> None:
-    """Wait for images and (on pages with mathematics) the first MathJax pass."""
+def _follow_redirect(page) -> None:
+    """A page that only sends the reader on (``<meta http-equiv="Refresh">``, like the
+    book's index.html) is checked where it leads: wait until that page has loaded."""
+    start = page.url
     try:
-        page.wait_for_load_state("networkidle", timeout=10_000)
-    except Exception:  # noqa: BLE001 - a page that never goes idle is reported by the checks
-        pass
+        redirects = page.evaluate("() => !!document.querySelector('meta[http-equiv=\"refresh\" i]')")
+    except Exception:  # noqa: BLE001 - the page it leads to is already replacing it
+        redirects = True
+    if redirects:
+        page.wait_for_url(lambda url: url != start, wait_until="load", timeout=PAGE_LOAD_TIMEOUT_MS)
+    page.wait_for_load_state("load", timeout=PAGE_LOAD_TIMEOUT_MS)
+
+
+def _wait_until_ready(page) -> None:
+    """After the ``load`` event (of the page a redirect leads to): wait for the first
+    MathJax pass (on pages with mathematics), then for the web fonts (MathJax's own
+    among them) and the images.
+
+    The book's pages request nothing after ``load`` that these do not cover, so
+    Playwright's ``networkidle`` (at least 500 ms of silence per page) is not awaited.
+    """
+    _follow_redirect(page)
     if page.locator(".math").count():
         page.wait_for_function(
             "() => window.MathJax && MathJax.startup && MathJax.startup.promise",
@@ -178,11 +194,13 @@ def _wait_until_ready(page) -> None:
             PAGE_LOAD_TIMEOUT_MS,
         )
         assert typeset, f"MathJax did not finish typesetting within {PAGE_LOAD_TIMEOUT_MS / 1000:.0f} s"
-    # Images that are still loading (a broken one is reported by the checks).
+    # Fonts and images that are still loading (a broken image is reported by the checks).
     page.evaluate(
         """(ms) => Promise.race([
-             Promise.all(Array.from(document.images).filter((img) => !img.complete).map(
-               (img) => new Promise((done) => { img.onload = img.onerror = done; }))),
+             Promise.all([
+               document.fonts.ready,
+               ...Array.from(document.images).filter((img) => !img.complete).map(
+                 (img) => new Promise((done) => { img.onload = img.onerror = done; }))]),
              new Promise((done) => setTimeout(done, ms))])""",
         PAGE_LOAD_TIMEOUT_MS,
     )
@@ -266,7 +284,9 @@ def visit(browser_context, book_server):
             report.dead_widgets = data["deadWidgets"]
             report.noisy_outputs = data["noisyOutputs"]
             shot = SCREENSHOTS / (rel[: -len(".html")].replace("/", "__") + ".png")
-            watch.page.screenshot(path=str(shot), full_page=True)
+            # CSS transitions are run to their end for the capture: without this a
+            # sidebar was now and then caught half-way through a slide.
+            watch.page.screenshot(path=str(shot), full_page=True, animations="disabled")
             report.screenshot = shot
             report.sliders = _check_sliders(watch.page, data["animations"])
         except Exception as err:
