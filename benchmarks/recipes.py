@@ -279,14 +279,16 @@ def machine_limit(recipe: Recipe = COURSE_RECIPE, steps: int = 300, repeats: int
         loss_seconds = _best_seconds(forward_backward_loss, repeats, 100)
         checked_seconds = _best_seconds(lambda: forward_backward_loss(True), repeats, 100)
 
-        # 4. The weight average (EMA) of one step.
-        params = list(model.parameters())
-        average = [p.detach().clone() for p in params]
+        # 4. The weight average (EMA) of one step: train()'s update, alone.
+        ema_seconds = 0.0
+        if recipe.ema_decay is not None:
+            params = list(model.parameters())
+            average = [p.detach().clone() for p in params]
 
-        def ema_update():
-            for a, p in zip(average, params):
-                a.lerp_(p.detach(), 0.005)
-        ema_seconds = _best_seconds(ema_update, repeats, 200) if recipe.ema_decay is not None else 0.0
+            def ema_update():
+                for a, p in zip(average, params):
+                    a.lerp_(p.detach(), 1.0 - recipe.ema_decay)
+            ema_seconds = _best_seconds(ema_update, repeats, 200)
 
         # 5. The optimiser step alone: fused Adam (the default) and the for-each version.
         optimizer = default_optimizer(model, recipe.lr)
