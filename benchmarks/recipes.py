@@ -272,12 +272,11 @@ def machine_limit(recipe: Recipe = COURSE_RECIPE, steps: int = 300, repeats: int
         forward_backward()
         fb_seconds = _best_seconds(forward_backward, repeats, 100)
 
-        # 3. The loss as train() computes it (p_losses without its per-batch checks), and with them.
-        def forward_backward_loss(validate: bool = False):
+        # 3. The loss as train() computes it: p_losses, with its input checks and eq. (3.5).
+        def forward_backward_loss():
             model.zero_grad(set_to_none=True)
-            diffusion.p_losses(model, x0, t, noise=noise, validate=validate).backward()
+            diffusion.p_losses(model, x0, t, noise=noise).backward()
         loss_seconds = _best_seconds(forward_backward_loss, repeats, 100)
-        checked_seconds = _best_seconds(lambda: forward_backward_loss(True), repeats, 100)
 
         # 4. The weight average (EMA) of one step: train()'s update, alone.
         ema_seconds = 0.0
@@ -334,13 +333,12 @@ def machine_limit(recipe: Recipe = COURSE_RECIPE, steps: int = 300, repeats: int
         "breakdown_seconds": {
             "matrix products at the model's sizes": small_seconds,
             "rest of forward + backward (autograd, elementwise, Python)": max(fb_seconds - small_seconds, 0.0),
-            "forward-process formula and loss (p_losses, validate=False)": max(loss_seconds - fb_seconds, 0.0),
+            "input checks, forward-process formula and loss (p_losses)": max(loss_seconds - fb_seconds, 0.0),
             "optimiser step (fused Adam)": adam_seconds,
             "weight average (EMA)": ema_seconds,
             "rest of the loop (batches, t and noise draws, schedule, loss record)":
                 max(step_seconds - loss_seconds - adam_seconds - ema_seconds, 0.0),
         },
-        "per_batch_checks_seconds": max(checked_seconds - loss_seconds, 0.0),
         "forward_backward_seconds": fb_seconds, "foreach_adam_seconds": foreach_seconds,
         "load_average": [load_before, load_average()],
     }
@@ -532,9 +530,6 @@ def limit_markdown(results: dict) -> str:
     for part, seconds in lim["breakdown_seconds"].items():
         lines.append(f"| {part} | {seconds * 1e3:.3f} | {seconds / lim['step_seconds']:.0%} |")
     lines.append(f"| whole step | {lim['step_seconds'] * 1e3:.3f} | 100% |")
-    lines.append(f"\nThe checks `p_losses` makes when called on its own (types, shapes, finite values, t in "
-                 f"range), which `train` makes once for its data instead of once per batch, would add "
-                 f"{lim['per_batch_checks_seconds'] * 1e3:.3f} ms per step.")
     lines.append(f"\nAdam's for-each version takes {lim['foreach_adam_seconds'] * 1e3:.3f} ms per step against "
                  f"{lim['breakdown_seconds']['optimiser step (fused Adam)'] * 1e3:.3f} ms fused. "
                  f"`train()` with 1 and 2 threads: " + ", ".join(

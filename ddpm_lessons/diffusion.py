@@ -321,18 +321,10 @@ class GaussianDiffusion(nn.Module):
     # -------------------------------------------------------------------- loss
     def p_losses(self, model: Denoiser, x_start: Tensor, t: TimeStep | None = None,
                  noise: Tensor | None = None, loss_fn: Callable[[Tensor, Tensor], Tensor] = F.mse_loss,
-                 generator: torch.Generator | None = None, validate: bool = True) -> Tensor:
+                 generator: torch.Generator | None = None) -> Tensor:
         """The simplified loss of Ho et al., eq. (6.5): ``loss_fn(ε_θ(x_t, t), ε)`` with
         ``t ~ U{1, …, T}`` and ``ε ~ N(0, I)`` unless given; MSE by default, e.g.
-        ``torch.nn.functional.l1_loss`` for L1.
-
-        ``validate=False`` skips the checks of ``x_start``, ``t`` and ``noise`` (as
-        ``validate_args`` does in ``torch.distributions``) when ``t`` (a tensor of steps
-        1 … T) and ``noise`` are given: for a loop that checked its data once and draws t
-        and ε itself, as :func:`ddpm_lessons.training.train` does.
-        """
-        if not validate and isinstance(t, Tensor) and noise is not None:
-            return self._p_losses(model, x_start, t - 1, noise, loss_fn)
+        ``torch.nn.functional.l1_loss`` for L1."""
         self.check_input(x_start, "x_start")
         if t is None:
             i = torch.randint(0, self.num_timesteps, (x_start.shape[0],), generator=generator,

@@ -242,8 +242,7 @@ def train(
         raise ValueError(f"ema_decay must lie in (0, 1), got {ema_decay!r}")
     model.to(device).train()
     diffusion.to(device)
-    check_each_batch = isinstance(train_data, torch.utils.data.DataLoader)
-    if not check_each_batch:
+    if not isinstance(train_data, torch.utils.data.DataLoader):
         train_data = as_tensor_data(train_data, device)
     val = as_tensor_data(val_data, device) if val_data is not None else None
 
@@ -267,9 +266,7 @@ def train(
         first = step
         for x_start, t, noise in _epoch(train_data, batch_size, T, probabilities, generator,
                                         shuffle_generator, device):
-            # A tensor data set was checked once above and t, ε are drawn in range, so the
-            # loss skips its per-batch checks; a DataLoader's batches are checked each time.
-            loss = diffusion.p_losses(model, x_start, t, noise=noise, validate=check_each_batch,
+            loss = diffusion.p_losses(model, x_start, t, noise=noise,
                                       loss_fn=loss_fn if step_weights is None
                                       else _weighted(loss_fn, step_weights[t - 1]))
             optimizer.zero_grad(set_to_none=True)
