@@ -5,9 +5,11 @@ frame k into it, the number of frames and the frame rate.  Two ways to
 publish one, both through matplotlib's public API:
 
 * :func:`to_jshtml`: matplotlib's own HTML/JavaScript player
-  (``FuncAnimation.to_jshtml``), which works on a static web page without a
-  kernel, made to work offline and to give the same HTML on every run;
-* :func:`save_gif`: a looping GIF written by ``PillowWriter`` (no ffmpeg).
+  (``HTMLWriter``, as in ``FuncAnimation.to_jshtml``), which works on a static
+  web page without a kernel, made to work offline and to give the same HTML on
+  every run;
+* a looping GIF of the same frames (``to_jshtml(..., gif=path)``, written by
+  Pillow: no ffmpeg), for the top of a page.
 
 Animations: :func:`animate_points` (one cloud), :func:`animate_pairs` (two
 clouds side by side, chapters 3 and 6) and :func:`animate_segments` (lines to
@@ -19,6 +21,7 @@ import base64
 import hashlib
 import io
 import re
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Sequence
@@ -26,7 +29,7 @@ from typing import Callable, Sequence
 import matplotlib
 import matplotlib.pyplot as plt
 import numpy as np
-from matplotlib.animation import FuncAnimation, PillowWriter
+from matplotlib.animation import FuncAnimation, HTMLWriter
 from matplotlib.artist import Artist
 from matplotlib.collections import LineCollection
 from matplotlib.figure import Figure
@@ -209,39 +212,59 @@ _PLAYER_GLYPHS = {
 """Button icons of the player, as text (no icon font needed)."""
 
 
+_PNG_FRAME = re.compile(r"data:image/png;base64,([A-Za-z0-9+/=\\\n]+)")
+"""A frame of the player: base64 PNG, its lines continued with a backslash."""
+
+
+def _png(data: str) -> Image.Image:
+    """A frame's base64 text (as :data:`_PNG_FRAME` finds it) as a Pillow image."""
+    with Image.open(io.BytesIO(base64.b64decode(data.replace("\\\n", "")))) as image:
+        image.load()
+        return image.copy()
+
+
 def _with_palette(match: re.Match, colors: int) -> str:
     """A base64 PNG frame of the player, stored again with a palette of ``colors`` colours."""
-    data = base64.b64decode(match.group(1).replace("\\\n", ""))
-    with Image.open(io.BytesIO(data)) as image:
-        buffer = io.BytesIO()
-        image.convert("RGB").quantize(colors=colors).save(buffer, format="PNG")
+    buffer = io.BytesIO()
+    _png(match.group(1)).convert("RGB").quantize(colors=colors).save(buffer, format="PNG")
     return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
 
 
 def to_jshtml(animation: Animation, default_mode: str = "once", colors: int | None = 128,
-              close: bool = True) -> str:
+              close: bool = True, gif: str | Path | None = None) -> str:
     """The animation as a self-contained HTML/JavaScript player: matplotlib's own
-    (``FuncAnimation.to_jshtml``), with play/pause buttons and a slider that
-    steps through the frames (embedded as PNG).  It works on a static page
-    with no kernel.
+    (``HTMLWriter``, the player of ``FuncAnimation.to_jshtml``), with play/pause
+    buttons and a slider that steps through the frames (embedded as PNG).  It
+    works on a static page with no kernel.
 
-    Two changes make it fit a book: the buttons' Font Awesome stylesheet (from
-    a CDN) is dropped and the icons become Unicode glyphs, so the page works
-    offline; and the player's random element id is replaced by a hash of its
-    content, so re-running a notebook gives the same HTML.  Frames are stored
-    with a palette of ``colors`` colours (about half the size of full RGB, with
-    no visible loss for scatter plots); ``colors=None`` keeps them as drawn.
-    ``default_mode`` is ``"once"``, ``"loop"`` or ``"reflect"``.  The figure is closed
+    Each frame is drawn once, straight into the writer (``FuncAnimation.save``
+    draws it a second time for the screen).  Two changes make the player fit a
+    book: the buttons' Font Awesome stylesheet (from a CDN) is dropped and the
+    icons become Unicode glyphs, so the page works offline; and the player's
+    random element id is replaced by a hash of its content, so re-running a
+    notebook gives the same HTML.  Frames are stored with a palette of ``colors``
+    colours (about half the size of full RGB, with no visible loss for scatter
+    plots); ``colors=None`` keeps them as drawn.  ``default_mode`` is ``"once"``,
+    ``"loop"`` or ``"reflect"``.  With ``gif``, the same frames are also written
+    to that path as a looping GIF (:func:`save_gif_frames`).  The figure is closed
     afterwards (``close=True``) so that it is not displayed a second time.
     Display the result with ``IPython.display.HTML``.
     """
     if default_mode not in ("once", "loop", "reflect"):
         raise ValueError(f"default_mode must be 'once', 'loop' or 'reflect', got {default_mode!r}")
-    with matplotlib.rc_context(STYLE):
-        html = animation.func_animation().to_jshtml(fps=animation.fps, default_mode=default_mode)
+    if gif is not None and Path(gif).suffix.lower() != ".gif":
+        raise ValueError(f"gif must be a path ending in .gif, got {Path(gif).name!r}")
+    writer = HTMLWriter(fps=animation.fps, embed_frames=True, default_mode=default_mode)
+    with matplotlib.rc_context(STYLE), tempfile.TemporaryDirectory() as folder:
+        dpi = matplotlib.rcParams["savefig.dpi"]
+        page = Path(folder) / "player.html"
+        with writer.saving(animation.figure, page, animation.figure.dpi if dpi == "figure" else dpi):
+            for k in range(animation.num_frames):
+                animation.update(k)
+                writer.grab_frame()
+        html = page.read_text(encoding="utf8")
     if colors is not None:
-        html = re.sub(r"data:image/png;base64,([A-Za-z0-9+/=\\\n]+)",
-                      lambda match: _with_palette(match, colors), html)
+        html = _PNG_FRAME.sub(lambda match: _with_palette(match, colors), html)
     html = re.sub(r'<link rel="stylesheet"\s+href="https?://[^"]*font-awesome[^"]*">\s*', "", html)
     for icon, glyph in _PLAYER_GLYPHS.items():
         html = html.replace(f'<i class="fa {icon}"></i>', f'<span aria-hidden="true">{glyph}</span>')
@@ -249,20 +272,27 @@ def to_jshtml(animation: Animation, default_mode: str = "once", colors: int | No
     digest = hashlib.sha1(html.replace(random_id, "").encode()).hexdigest()[:20]
     if close:
         plt.close(animation.figure)
+    if gif is not None:
+        save_gif_frames(player_frames(html), gif, animation.fps)
     return html.replace(random_id, digest)
 
 
-def save_gif(animation: Animation, path: str | Path, close: bool = True) -> Path:
-    """Write the animation to ``path`` as a GIF with matplotlib's ``PillowWriter``.
+def player_frames(html: str) -> list[Image.Image]:
+    """The frames of a player made by :func:`to_jshtml`, in order, as Pillow images."""
+    return [_png(data) for data in _PNG_FRAME.findall(html)]
 
-    Pillow stores a held frame once, with a longer duration.
+
+def save_gif_frames(frames: Sequence[Image.Image], path: str | Path, fps: float) -> Path:
+    """Write ``frames`` to ``path`` as a GIF that loops forever, ``fps`` frames a second.
+
+    Pillow stores a repeated (held) frame once, with a longer duration.
     """
     path = Path(path)
     if path.suffix.lower() != ".gif":
         raise ValueError(f"path must end in .gif, got {path.name!r}")
+    if not frames:
+        raise ValueError("need at least one frame")
     path.parent.mkdir(parents=True, exist_ok=True)
-    with matplotlib.rc_context(STYLE):
-        animation.func_animation().save(path, writer=PillowWriter(fps=animation.fps))
-    if close:
-        plt.close(animation.figure)
+    frames[0].save(path, save_all=True, append_images=list(frames[1:]),
+                   duration=int(1000 / _check_fps(fps)), loop=0)
     return path

@@ -141,21 +141,29 @@ def test_player_frames_show_the_clouds_where_they_are():
 
 
 @pytest.mark.parametrize("hold, expected", [(0, 11), (4, 11)])
-def test_save_gif_writes_a_valid_gif(tmp_path, hold, expected):
+def test_the_gif_holds_the_players_frames(tmp_path, hold, expected):
     anim = animation.animate_points(frames_of(11, n=100), hold=hold, fps=10)
     assert anim.num_frames == 11 + hold
-    path = animation.save_gif(anim, tmp_path / "sub" / "anim.gif")
-    with Image.open(path) as gif:
-        assert gif.format == "GIF"
+    html = animation.to_jshtml(anim, gif=tmp_path / "sub" / "anim.gif")
+    player = [np.asarray(frame.convert("RGB")) for frame in animation.player_frames(html)]
+    assert len(player) == 11 + hold
+    durations, pictures = [], []
+    with Image.open(tmp_path / "sub" / "anim.gif") as gif:
+        assert gif.format == "GIF" and gif.info.get("loop") == 0   # loops forever
         assert gif.n_frames == expected
-        durations = []
         for k in range(gif.n_frames):
             gif.seek(k)
             durations.append(gif.info["duration"])
+            pictures.append(np.asarray(gif.convert("RGB")))
     assert durations[0] == 100
     assert durations[-1] == 100 * (hold + 1)               # the held frame is stored once
-    with pytest.raises(ValueError, match="must end in .gif"):
-        animation.save_gif(animation.animate_points(frames_of(2)), tmp_path / "x.mp4")
+    for k in range(expected):                              # the same pictures as the player
+        np.testing.assert_array_equal(pictures[k], player[k])
+    with pytest.raises(ValueError, match="must be a path ending in .gif"):
+        animation.to_jshtml(animation.animate_points(frames_of(2)), gif=tmp_path / "x.mp4")
+    with pytest.raises(ValueError, match="at least one frame"):
+        animation.save_gif_frames([], tmp_path / "empty.gif", fps=10)
+
 
 
 def test_animate_segments_frames_show_the_given_lines():
