@@ -153,8 +153,9 @@ def torch_threads(n: int | None) -> Iterator[None]:
         raise ValueError(f"num_threads must be None or an integer >= 1, got {n!r}")
     threads = torch.get_num_threads()
     if n is not None:
-        # For these small models one thread is about as fast as two on an idle machine,
-        # and it does not collapse when other programs share the cores (benchmarks/RESULTS.md).
+        # For these small models two threads are about 15 % faster than one on an idle
+        # machine, but less than half as fast when another program keeps a core busy;
+        # one thread is not disturbed (benchmarks/RESULTS.md, "Why one thread").
         torch.set_num_threads(n)
     try:
         yield
