@@ -80,3 +80,21 @@ def test_quick_sampler_comparison(results):
     # Ten steps packed near t = 0, where the last steps decide precision (chapter 9), land
     # closer to the spiral than ten evenly spaced ones.
     assert quadratic[10]["median_mean_distance"] < uniform[10]["median_mean_distance"]
+
+
+def test_the_worst_ks_of_exact_samples_follows_the_kolmogorov_law():
+    """The worst KS of ``runs`` exact draws: P(worst ≤ x) = K(x·√n)^runs (asymptotically)."""
+    from benchmarks.recipes import TARGETS, true_sample_floor
+    from ddpm_lessons.optimal import kolmogorov_cdf
+
+    n, runs, repeats = 1000, 4, 400
+    floor = true_sample_floor(n=n, repeats=3, runs=runs, worst_repeats=repeats)
+    x = TARGETS["worst_coverage_ks"]
+    expected = kolmogorov_cdf(x * math.sqrt(n)) ** runs                      # 0.47 for these sizes
+    # (the best of the four draws would be within 0.035 in 99.9 % of repetitions, one draw in 83 %)
+    spread = 3 * math.sqrt(expected * (1 - expected) / repeats)              # binomial, 3 σ
+    assert abs(floor["worst_ks_share_within_target"] - expected) < spread + 0.02
+    # the median worst solves K(x·√n)^runs = 1/2
+    median = next(v / 1e4 for v in range(1, 2000) if kolmogorov_cdf(v / 1e4 * math.sqrt(n)) ** runs >= 0.5)
+    assert floor["worst_ks_median"] == pytest.approx(median, abs=0.004)
+    assert floor["worst_ks_median"] < floor["worst_ks_95"]
