@@ -12,10 +12,12 @@ the regular expressions in :data:`READOUT_PATTERNS` extract them.
 """
 from __future__ import annotations
 
+import asyncio
 import base64
 import html
 import io
 import math
+import threading
 from typing import Callable, Sequence
 
 import ipywidgets as widgets
@@ -76,6 +78,10 @@ class LiveView:
         self.data: dict | None = None
         self.error: str | None = None
         self._busy = False
+        # JupyterLab may deliver a slider's message on a kernel subshell, another thread;
+        # drawing there would race the main thread's inline backend, which renders and
+        # closes every open figure after each cell (a blank figure is the result).
+        self._thread, self._loop = threading.current_thread(), _running_loop()
         for control in controls.values():
             control.observe(self._on_change, names="value")
         self.refresh()
@@ -89,6 +95,12 @@ class LiveView:
         return html.unescape(self.readout.value.replace("<br>", "\n"))
 
     def _on_change(self, change) -> None:
+        if self._loop is not None and threading.current_thread() is not self._thread:
+            try:                             # redraw on the thread and loop that made the view
+                self._loop.call_soon_threadsafe(self._on_change, change)
+                return
+            except RuntimeError:             # that loop is closed: draw here
+                pass
         if self._busy:
             return
         self._busy = True
@@ -129,6 +141,14 @@ class LiveView:
 
     def _ipython_display_(self):
         display(self.widget)
+
+
+def _running_loop() -> asyncio.AbstractEventLoop | None:
+    """The event loop running in this thread (the kernel's), or ``None`` outside one."""
+    try:
+        return asyncio.get_running_loop()
+    except RuntimeError:
+        return None
 
 
 def slider(kind: str, control: str, description: str, **kwargs):

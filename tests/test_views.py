@@ -75,6 +75,31 @@ def test_normal_view_sliders_redraw():
     assert read(view.readout_text(), "sample_mean") == pytest.approx(view.data["sample_mean"], rel=1e-3)
 
 
+def test_a_change_from_another_thread_is_drawn_on_the_views_own_loop():
+    """JupyterLab may deliver a slider's message on a kernel subshell (another thread);
+    the view redraws on the thread and event loop that made it, not concurrently."""
+    import asyncio
+    import threading
+
+    async def scenario():
+        view = views.normal_view()                          # made inside a running loop
+        drawn_on = []
+        refresh = view.refresh
+        view.refresh = lambda: (drawn_on.append(threading.current_thread()), refresh())
+        worker = threading.Thread(target=lambda: setattr(view.controls["n"], "value", 100))
+        worker.start()
+        worker.join()
+        assert drawn_on == [] and view.data["samples"].shape != (100,)   # queued, not drawn there
+        await asyncio.sleep(0.01)                           # the loop runs the redraw
+        assert drawn_on == [threading.current_thread()]
+        assert view.data["samples"].shape == (100,)
+
+    asyncio.run(scenario())
+    outside = views.normal_view()                           # no loop: a change draws at once
+    outside.controls["n"].value = 100
+    assert outside.data["samples"].shape == (100,)
+
+
 # ------------------------------------------------------------------------ forward
 
 def test_forward_data_alpha_bar_T_matches_the_schedule(source_betas):

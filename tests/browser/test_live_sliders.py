@@ -618,11 +618,6 @@ def test_chapter2_t_slider_redraws_the_points(chapter):
     assert math.isclose(float(after.number("ᾱ_t")), expected["alpha_bar_t"], rel_tol=1e-3)
 
 
-@pytest.mark.xfail(
-    reason="known bug: in JupyterLab, after the t slider has moved, the next β redraws come out "
-           "as a blank (fully transparent) figure; the readout is right. Under investigation.",
-    strict=False,
-)
 def test_chapter2_beta_end_slider_changes_alpha_bar_T(chapter):
     notebook = chapter(CHAPTER_2)
     _needs_live_view(notebook, "forward", "forward_view")
@@ -642,11 +637,6 @@ def test_chapter2_beta_end_slider_changes_alpha_bar_T(chapter):
     assert math.isclose(new, expected["alpha_bar_T"], rel_tol=1e-3)
 
 
-@pytest.mark.xfail(
-    reason="known bug: in JupyterLab, after the t slider has moved, the next β redraws come out "
-           "as a blank (fully transparent) figure; the readout is right. Under investigation.",
-    strict=False,
-)
 def test_chapter2_beta_start_slider_changes_alpha_bar_T(chapter):
     notebook = chapter(CHAPTER_2)
     _needs_live_view(notebook, "forward", "forward_view")
