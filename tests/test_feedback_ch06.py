@@ -8,7 +8,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from feedback_harness import answer_table_tests
+from feedback_harness import answer_table_tests, verdict
 
 
 def _loss(pred, eps):
@@ -139,11 +139,13 @@ WRONG = {
     ],
     "train_step": [
         (_step_no_zero_grad, "zero_grad"),
-        (_step_new_optimizer, "optimiser passed in was not used"),
+        (_step_new_optimizer, "optimiser passed in took no step"),
+        (lambda m, o, x0, t, b, n: (_training_loss(m, x0, t, b, n).backward(), o.zero_grad(), o.step(),
+                                    0.0)[-1], "not between loss.backward() and optimizer.step()"),
         (_step_returns_tensor, "Python number"),
         (_step_loss_after, "wrong values"),
         (_step_changes_x0, "changed its input `x0` in place"),
-        (lambda m, o, x0, t, b, n: _training_loss(m, x0, t, b, n).item(), "not used"),
+        (lambda m, o, x0, t, b, n: _training_loss(m, x0, t, b, n).item(), "took no step"),
         (lambda m, o, x0, t, b, n: (o.zero_grad(), _training_loss(m, x0, t, b, n).backward(), o.step(),
                                     None)[-1], "return"),
         (lambda m, o, x0, t, b, n: _step_before(m, o, x0.clone(), t, b, torch.randn_like(n)), "wrong values"),
@@ -171,3 +173,9 @@ def _one_thread():
 
 
 test_right_answers_are_accepted, test_wrong_answers_are_rejected_with_their_message = answer_table_tests(RIGHT, WRONG)
+
+
+def test_a_loss_returned_after_the_step_names_the_right_parameters_once():
+    from ddpm_lessons import feedback as fb
+    passed, out = verdict(fb.check_train_step, _step_loss_after, seed=0)
+    assert passed is False and "the parameters after two steps are right" in out and "[1]" not in out, out

@@ -69,6 +69,15 @@ WRONG = [
     ("4.5", "beta_t / (sqrt(1 - abar_t) * sqrt(alpha_t))", "sign is flipped"),
     ("4.5", "-beta_t / ((1 - abar_t) * sqrt(alpha_t))", "not right"),
     ("7.3", "under", "not quite"),
+    # Right only where every symbol is positive, or only near the points a narrow range would draw:
+    ("4.1", "Abs(x_0)", "not right"),
+    ("4.1", "x_0 + Abs(x_t) - x_t", "not right"),
+    ("1.4", "exp(-(Abs(x) - Abs(mu))**2 / (2*sigma**2)) / sqrt(2*pi*sigma**2)", "not right"),
+    ("1.4", "exp(-(x - mu)**2 / (2*sigma**2)) / sqrt(2*pi*sigma**2) * (1 + (x - mu)**40)", "not right"),
+    ("8.5", "-Abs(epsilon)/sqrt(1 - abar_t)", "not right"),
+    ("3.1", 500, "too small"),                                  # T/2: the classic near miss
+    ("3.1", 501, "too large"),
+    ("4.4", "beta_t*(1 - abar_prev)/(1 - (1 - beta_t)*abar_prev)", "reciprocal"),   # β̃_t itself
 ]
 
 MALFORMED = [
@@ -83,6 +92,9 @@ MALFORMED = [
     ("9.9", 1.0, "no checkable question"),
     ("1.4", [1, 2], "expected 1 formula"),
     ("1.4", None, "None"),
+    ("1.4", "p_Z((x - mu)/sigma)/sigma", "write the formula out in full (p_Z)"),   # the hint's own words
+    ("4.1", "f(x_0)", "write the formula out in full (f)"),
+    ("4.1", "Integral(x_0, (x_t, 0, 1))", "no named functions, integrals or derivatives"),
 ]
 
 
@@ -132,3 +144,8 @@ def test_numbers_from_the_package():
 def test_numpy_and_torch_numbers_are_accepted():
     import torch
     assert answer("3.1", np.float64(500.5))[0] and answer("3.1", torch.tensor(500.5, dtype=torch.float64))[0]
+
+
+def test_a_number_outside_the_tolerance_says_the_tolerance_in_percent():
+    passed, out = answer("1.2", 3.9)
+    assert passed is False and "(the tolerance is 0.1 % of the answer)" in out, out

@@ -198,8 +198,9 @@ def _ref_step(model, optimizer, x0, t, betas, noise, zero_grad=True, backward=Tr
 
 def _optimizer_used(out, args, case):
     if not args[1].state:
-        return ("the optimiser passed in was not used (its state is empty): call optimizer.zero_grad(), "
-                "loss.backward() and optimizer.step() on the `optimizer` argument; do not create a new one.")
+        return ("the optimiser passed in took no step (its state is empty). Call optimizer.zero_grad() "
+                "before loss.backward(), not between loss.backward() and optimizer.step() (that throws the "
+                "gradients away), then optimizer.step(), all on the `optimizer` argument; do not create a new one.")
     return None
 
 

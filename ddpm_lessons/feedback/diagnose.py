@@ -20,6 +20,7 @@ Tried in order, after the exercise's own known mistakes:
 from __future__ import annotations
 
 import copy
+import re
 
 import numpy as np
 import torch
@@ -36,6 +37,7 @@ OFF_BY_ONE = {
          "ᾱ_t = (1 - β_1)…(1 - β_t) is alphas_cumprod[t - 1], the product over betas[:t]."),
 }
 TINY_BETA = 1e-12
+
 
 
 def _t_values(t) -> np.ndarray:
@@ -91,6 +93,15 @@ def off_by_one(exercise: Exercise, cases, leaves, matched, ok) -> str | None:
     return None
 
 
+def wrong_only_at_t_1(exercise: Exercise, cases, matched, ok) -> bool:
+    """Every wrong case has t = 1 and some case without t = 1 is right (ᾱ_0 = 1 forgotten, say)."""
+    if exercise.t_arg is None:
+        return False
+    has_1 = {i: _t_values(cases[i].args[exercise.t_arg]).min() == 1 for i in ok}
+    wrong = [i for i in ok if not matched[i]]
+    return bool(wrong) and all(has_1[i] for i in wrong) and any(not has_1[i] for i in ok)
+
+
 def _fit(target: np.ndarray, columns: list[np.ndarray]) -> tuple[np.ndarray, float]:
     """Least-squares coefficients of ``target`` on ``columns`` and the relative residual."""
     design = np.stack([c.ravel() for c in columns], axis=1)
@@ -140,6 +151,7 @@ def linear_terms(exercise: Exercise, cases, leaves, ref_leaves, matched, ok) -> 
             continue
         got, res_got = _fit(got_leaf.values, columns)
         want, res_want = _fit(want_leaf.values, columns)
+        got, want = (np.where(np.abs(c) < 1e-9, 0.0, c) for c in (got, want))   # rounding noise of an exact 0
         if res_want > 1e-5 or res_got > 1e-4:
             return None
         label = cases[i].label
@@ -188,6 +200,18 @@ def largest_errors(pairs) -> str:
     return f"largest errors for {case.label} at {entries}."
 
 
+def _whole_parts(paths: list[str], right: list[bool]) -> list[str]:
+    """The right leaves' paths, with "p[0]", "p[1]", … named once as "p" when all of p is right."""
+    base = [re.sub(r"\[\d+\]$", "", path) for path in paths]
+    whole = {b for b in base if all(r for b2, r in zip(base, right) if b2 == b)}
+    named: list[str] = []
+    for path, b, r in zip(paths, base, right):
+        name = b if b in whole else path
+        if r and name not in named:
+            named.append(name)
+    return named
+
+
 def diagnose(exercise: Exercise, cases, leaves, ref_leaves, matched, ok) -> str:
     """The generic explanation of a wrong answer (see the module docstring)."""
     n_leaves = len(ref_leaves[ok[0]])
@@ -195,9 +219,9 @@ def diagnose(exercise: Exercise, cases, leaves, ref_leaves, matched, ok) -> str:
                for k in range(n_leaves)]
     prefix = ""
     if n_leaves > 1 and any(leaf_ok):
-        right = [ref_leaves[ok[0]][k].path for k in range(n_leaves) if leaf_ok[k]]
+        right = _whole_parts([ref_leaves[ok[0]][k].path for k in range(n_leaves)], leaf_ok)
         if len(set(right)) == len(right):
-            prefix = f"{', '.join(right)} {'is' if len(right) == 1 else 'are'} right; "
+            prefix = f"{', '.join(right)} {'is' if sum(leaf_ok) == 1 else 'are'} right; "
     k = leaf_ok.index(False)
     at = where(ref_leaves[ok[0]][k].path)
     pairs = [(cases[i], leaves[i][k].values, ref_leaves[i][k].values) for i in ok]
@@ -215,7 +239,7 @@ def diagnose(exercise: Exercise, cases, leaves, ref_leaves, matched, ok) -> str:
     message = off_by_one(exercise, cases, leaves, matched, ok)
     if message:
         return message
-    if k == 0:
+    if k == 0 and not wrong_only_at_t_1(exercise, cases, matched, ok):   # t = 1 alone: said below
         message = linear_terms(exercise, cases, leaves, ref_leaves, matched, ok)
         if message:
             return prefix + message

@@ -56,7 +56,7 @@ def _bank() -> dict:
         "2.6": Question("number", lambda: float(alphas_cumprod(linear_beta_schedule(40, 1e-4, 0.02, rescale=False))[-1]),
                         rtol=1e-2, why="About 0.67: without the 1000/T rescaling, 40 steps add far too little noise."),
         # ------------------------------------------------------------------ chapter 3
-        "3.1": Question("number", 500.5, rtol=1e-3,
+        "3.1": Question("number", 500.5, rtol=1e-5,
                         why="With t uniform on 1 … 1000, iterating costs (T + 1)/2 updates on average; the "
                             "shortcut costs one."),
         "3.3": Question("formula", s["abar_t"] * s["v"] + 1 - s["abar_t"], symbols=("abar_t", "v"),

@@ -5,8 +5,10 @@
 
 A formula may be a string (read with ``sympy.parse_expr``; ``^`` also means a
 power) or a sympy expression, written with the symbols the question lists
-(:data:`SYMBOLS`).  It is accepted when ``simplify(learner - reference) == 0``
-(or, if sympy cannot decide, when both agree at many random points).  A
+(:data:`SYMBOLS`).  It must first agree with the reference at random points
+that span each symbol's range (both signs for a signed symbol such as ``x_0``,
+(0, 1) for an α, β or ᾱ), then ``simplify(learner - reference) == 0``; when
+sympy cannot reduce the difference, agreement at many more points decides.  A
 function may be passed instead of a value: it is called under the same time
 limit as the coding checks, and an untouched stub gives "⏳ not done yet".
 """
@@ -18,6 +20,7 @@ from typing import Any, Callable
 
 import numpy as np
 import sympy
+from sympy.core.function import AppliedUndef
 
 from .engine import FAIL, PASS, not_done, report, short
 from .question_bank import QUESTIONS
@@ -31,6 +34,7 @@ for _name in ("sigma", "sigma_1", "sigma_2", "v", "alpha_1", "alpha_2", "alpha_3
               "alpha_t", "beta_t", "abar_t", "abar_prev"):
     SYMBOLS[_name] = sympy.Symbol(_name, positive=True)
 LOCALS = {**SYMBOLS, "pi": sympy.pi, "e": sympy.E, "exp": sympy.exp, "sqrt": sympy.sqrt, "log": sympy.log}
+FRACTIONS = ("alpha_1", "alpha_2", "alpha_3", "beta_1", "beta_2", "beta_3", "alpha_t", "beta_t", "abar_t", "abar_prev")
 
 
 @dataclass
@@ -77,15 +81,35 @@ def parse_formula(value: Any, allowed: tuple[str, ...]) -> sympy.Expr:
                          f"{', '.join(allowed)}")
     if expr.has(sympy.nan, sympy.zoo, sympy.oo, -sympy.oo):
         raise ValueError("the formula contains NaN or infinity")
+    unknown_functions = sorted({str(f.func) for f in expr.atoms(AppliedUndef)})
+    if unknown_functions or expr.has(sympy.Integral, sympy.Derivative, sympy.Sum, sympy.Limit):
+        named = f" ({', '.join(unknown_functions)})" if unknown_functions else ""
+        raise ValueError(f"write the formula out in full{named}: with the symbols {', '.join(allowed)}, numbers, "
+                         "+ - * / **, and exp, sqrt, log, pi (no named functions, integrals or derivatives).")
     return expr
 
 
-def _numerically_equal(a: sympy.Expr, b: sympy.Expr, symbols: tuple[str, ...]) -> bool:
-    rng = np.random.default_rng(0)
+def _sample_range(name: str) -> tuple[float, float]:
+    """Where a symbol is drawn: (0, 1) for the α, β, ᾱ of the course, a positive range for σ and
+    variances, both signs for the rest (x, μ, x_0, x_t, ε), so that |x_0| does not pass for x_0."""
+    if name in FRACTIONS:
+        return 0.05, 0.95
+    return (0.2, 3.0) if SYMBOLS[name].is_positive else (-3.0, 3.0)
+
+
+def _numerically_equal(a: sympy.Expr, b: sympy.Expr, symbols: tuple[str, ...], points: int = 40,
+                       seed: int = 0) -> bool:
+    """Whether ``a`` and ``b`` agree (to 1e-9, relative) at ``points`` random points of the symbols' ranges."""
+    rng = np.random.default_rng(seed)
     names = [SYMBOLS[s] for s in symbols]
-    fa, fb = sympy.lambdify(names, a, "math"), sympy.lambdify(names, b, "math")
-    for _ in range(20):
-        point = rng.uniform(0.05, 0.6, size=len(names))   # inside (0, 1) for the α, β, ᾱ of the course
+    low, high = np.array([_sample_range(s) for s in symbols]).reshape(-1, 2).T
+    try:
+        fa, fb = sympy.lambdify(names, a, "math"), sympy.lambdify(names, b, "math")
+    except Exception as error:  # noqa: BLE001 - an expression sympy cannot turn into a function
+        raise ValueError(f"could not evaluate this formula ({type(error).__name__}); write it with +, -, *, /, "
+                         "**, exp, sqrt, log and pi.") from None
+    for _ in range(points):
+        point = rng.uniform(low, high)
         try:
             va, vb = complex(fa(*point)), complex(fb(*point))
         except (ZeroDivisionError, ValueError, TypeError, OverflowError):
@@ -96,13 +120,16 @@ def _numerically_equal(a: sympy.Expr, b: sympy.Expr, symbols: tuple[str, ...]) -
 
 
 def _equal(a: sympy.Expr, b: sympy.Expr, symbols: tuple[str, ...]) -> bool:
-    """simplify(a - b) == 0; random points first, so that a wrong formula is rejected fast."""
+    """Agreement at random points (a wrong formula is rejected fast), then ``simplify(a - b) == 0``;
+    where sympy cannot reduce the difference, agreement at 400 more points decides."""
     if not _numerically_equal(a, b, symbols):
         return False
     try:
-        return sympy.simplify(a - b) == 0 or _numerically_equal(a, b, symbols)
-    except Exception:  # noqa: BLE001 - sympy could not decide; the numbers agreed
-        return True
+        if sympy.simplify(a - b) == 0:
+            return True
+    except Exception:  # noqa: BLE001 - sympy could not decide: the points do
+        pass
+    return _numerically_equal(a, b, symbols, points=400, seed=1)
 
 
 def _formula_hint(got: sympy.Expr, want: sympy.Expr) -> str:
@@ -115,6 +142,8 @@ def _formula_hint(got: sympy.Expr, want: sympy.Expr) -> str:
             return " It is the square of the right one: a square root is missing (a variance for a standard deviation?)."
         if sympy.simplify(got**2 - want) == 0:
             return " It is the square root of the right one: a square root too many."
+        if sympy.simplify(got * want - 1) == 0:
+            return " It is the reciprocal of the right one (a variance where its inverse, a precision, belongs?)."
     except Exception:  # noqa: BLE001 - no hint then
         pass
     return ""
@@ -146,7 +175,7 @@ def _check_number(question: Question, value: Any) -> tuple[bool, str]:
     if abs(value - want) <= question.rtol * max(abs(want), 1e-12) or (want == 0 and abs(value) < 1e-9):
         return True, "right." + (f" {question.why}" if question.why else "")
     relation = "too large" if value > want else "too small"
-    return False, f"{value:.6g} is {relation} (the tolerance is {question.rtol:.0%} of the answer)."
+    return False, f"{value:.6g} is {relation} (the tolerance is {question.rtol * 100:.3g} % of the answer)."
 
 
 def _check_choice(question: Question, value: Any) -> tuple[bool, str]:
@@ -185,5 +214,8 @@ def check_answer(key: str, value: Any, time_limit: float = 10.0) -> bool:
         passed, message = checker(question, value)
     except ValueError as error:
         passed, message = False, str(error)
+    except Exception as error:  # noqa: BLE001 - an answer the checker cannot read gets a message, not a traceback
+        passed, message = False, (f"could not check this answer ({type(error).__name__}: {short(str(error))}). "
+                                  "Write it with the question's symbols, numbers, + - * / ** and exp, sqrt, log, pi.")
     report(PASS if passed else FAIL, name, message)
     return passed
