@@ -66,7 +66,7 @@ RIGHT = {
         lambda betas: np.array([np.prod(1 - betas[:t]) for t in range(1, len(betas) + 1)]),
         lambda betas: torch.cumprod(1 - torch.as_tensor(betas), 0),
     ],
-    "steps_needed": [_steps_loop, _steps_bisect],
+    "steps_needed": [_steps_loop, _steps_bisect, lambda s, e, g: float(_steps_loop(s, e, g))],
 }
 
 WRONG = {
@@ -112,7 +112,8 @@ WRONG = {
     "steps_needed": [
         (lambda s, e, g: _steps_loop(s, e, g) - 1, "one step short"),
         (lambda s, e, g: _steps_loop(s, e, g) + 1, "one step too many"),
-        (lambda s, e, g: float(_steps_loop(s, e, g)) + 0.5, "wrong values"),
+        (lambda s, e, g: float(_steps_loop(s, e, g)) + 0.5, "whole number"),
+        (lambda s, e, g: _steps_loop(s, e, g) + 1e-5, "whole number"),     # within the tolerance, not a T
         (lambda s, e, g: np.int64(_steps_loop(s, e, g) * 2), "constant factor"),
         (lambda s, e, g: torch.tensor(_steps_loop(s, e, g)), "Python number"),
         (lambda s, e, g: 458, "wrong"),                       # the notebook's example, hard-coded

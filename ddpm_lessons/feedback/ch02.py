@@ -141,12 +141,20 @@ def _ref_steps_needed(beta_start, beta_end, target):
     return low
 
 
+def _a_whole_number(out, args, case):
+    """A number of steps is whole: 500.00001 is not an answer, even within the tolerance."""
+    if isinstance(out, (float, np.floating)) and np.isfinite(out) and not float(out).is_integer():
+        return f"a number of steps is a whole number; you returned {float(out)!r} (for {case.label})."
+    return None
+
+
 STEPS_NEEDED = Exercise(
     name="steps a schedule needs",
     make_cases=_cases_steps_needed,
     reference=_ref_steps_needed,
     arg_names=("beta_start", "beta_end", "target"),
     python_number=True,
+    validators=[_a_whole_number],
     mistakes=[
         variant("one step short: you returned the last T whose ᾱ_T is still above the target. Return the "
                 "first T with ᾱ_T <= target.", lambda s, e, g: _ref_steps_needed(s, e, g) - 1),

@@ -251,7 +251,8 @@ def diagnose(exercise: Exercise, cases, leaves, ref_leaves, matched, ok) -> str:
             return prefix + f"{at}the sign is flipped: your values are minus the expected ones."
         if abs(factor) < 1e-12:
             return prefix + f"{at}your values are all 0."
-        return prefix + (f"{at}off by a constant factor: your values are {factor:.4g} × the expected ones. "
+        shown = f"{factor:.4g}" if abs(factor - 1) > 1e-3 else f"{factor:.7g}"    # 1.000507, not 1
+        return prefix + (f"{at}off by a constant factor: your values are {shown} × the expected ones. "
                          "Check the constants in your formula.")
     if np.all(want_all >= 0) and np.any(want_all > 1e-6):
         if np.allclose(got_all, want_all**2, rtol=1e-4, atol=1e-9):
