@@ -70,7 +70,8 @@ WRONG = {
         (lambda mu, sigma, size, rng: mu + sigma**2 * rng.standard_normal(size), "variance"),
         (lambda mu, sigma, size, rng: mu + math.sqrt(sigma) * rng.standard_normal(size), "√σ"),
         (lambda mu, sigma, size, rng: sigma * rng.standard_normal(size), "mean is missing"),
-        (lambda mu, sigma, size, rng: mu - sigma * rng.standard_normal(size), "not the ones the generator"),
+        (lambda mu, sigma, size, rng: mu - sigma * rng.standard_normal(size), "you computed μ - σ z"),
+        (lambda mu, sigma, size, rng: (mu + sigma * rng.standard_normal(size)).ravel(), "wrong shape"),
         (lambda mu, sigma, size, rng: mu + sigma * np.random.default_rng(0).standard_normal(size), "generator"),
         (lambda mu, sigma, size, rng: sigma * (mu + rng.standard_normal(size)), "also scales the mean"),
         (lambda mu, sigma, size, rng: 1.0 + 0.5 * rng.standard_normal(size), "wrong values"),   # hard-coded example

@@ -26,7 +26,10 @@ def _cases_sample_normal(rng):
 
 
 def _right_law_wrong_draws(outputs, cases, expected) -> bool:
-    """The big case has the right mean and standard deviation, yet other values."""
+    """Every case has the right shape and the big one the right mean and standard deviation, yet
+    the values differ (a shape or a sign is said by the other diagnoses)."""
+    if any(np.shape(out) != case.args[2] for out, case in zip(outputs, cases)):
+        return False
     for out, case in zip(outputs, cases):
         mu, sigma, size, _ = case.args
         if size == (20_000,):
@@ -55,6 +58,8 @@ SAMPLE_NORMAL = Exercise(
                 lambda mu, s, size, rng: sample_normal(s, abs(mu), size, rng) if mu > 0 else None),
         variant("you computed σ (μ + z), which also scales the mean. Only z is scaled: μ + σ z.",
                 lambda mu, s, size, rng: sample_normal(s * mu, s, size, rng)),
+        variant("you computed μ - σ z: the same law, but not the samples of eq. (1.2), μ + σ z.",
+                lambda mu, s, size, rng: mu - s * rng.standard_normal(size)),
         Mistake("your samples have the right mean and spread but are not the ones the generator you were given "
                 "produces. Draw z with rng.standard_normal(size) from the `rng` argument (not np.random.randn "
                 "or a new generator), so that results are reproducible.", predicate=_right_law_wrong_draws),
