@@ -24,6 +24,14 @@ def _posterior(x0, xt, t, b, prev_shift=0, swap=False, sqrt_prev=True):
     return c0 * x0 + ct * xt, beta * (1 - abar_prev) / (1 - abar_t)
 
 
+def _posterior_wrapped(x0, xt, t, b):
+    """ᾱ_{t-1} as np.cumprod(1 - b)[t - 2]: right for t > 1, the last entry ᾱ_T at t = 1 (not ᾱ_0 = 1)."""
+    a = np.cumprod(1 - np.asarray(b))
+    abar_t, abar_prev, beta = a[t - 1], a[t - 2], b[t - 1]
+    mean = (beta * math.sqrt(abar_prev) * x0 + (1 - abar_prev) * math.sqrt(1 - beta) * xt) / (1 - abar_t)
+    return mean, beta * (1 - abar_prev) / (1 - abar_t)
+
+
 def _posterior_inplace(x0, xt, t, b):
     mean, var = _posterior(x0, torch.zeros_like(xt), t, b)
     a = _abars(b)
@@ -59,6 +67,12 @@ def _grid_log(x0, xt, t, b, grid):
     return p / np.trapezoid(p, grid)
 
 
+def _grid_n_intervals(x0, xt, t, b, grid):
+    """Normalised with Δx = (max - min) / len(grid): one interval too many (len(grid) - 1 span the grid)."""
+    p = _grid_bayes(x0, xt, t, b, grid)
+    return p / (p.sum() * (grid.max() - grid.min()) / len(grid))
+
+
 RIGHT = {
     "posterior_mean_variance": [
         _posterior,
@@ -75,6 +89,7 @@ RIGHT = {
 WRONG = {
     "posterior_mean_variance": [
         (_posterior_inplace, "changed its input `x_t` in place"),
+        (_posterior_wrapped, "At t = 1, ᾱ_{t-1} = ᾱ_0 = 1"),        # said before any coefficient fit
         (lambda x0, xt, t, b: _posterior(x0, xt, t, b, swap=True), "swapped"),
         (lambda x0, xt, t, b: (_posterior(x0, xt, t, b)[0], b[t - 1]), "β̃_t"),
         (lambda x0, xt, t, b: _posterior(x0, xt, t, b, sqrt_prev=False), "coefficient of `x0`"),
@@ -122,6 +137,9 @@ WRONG = {
         (lambda x0, xt, t, b, g: _grid_bayes(xt, x0, t, b, g), "wrong"),
         (lambda x0, xt, t, b, g: np.sqrt(_grid_bayes(x0, xt, t, b, g)), "square root"),
         (lambda x0, xt, t, b, g: list(_grid_bayes(x0, xt, t, b, g)), "numpy array"),
+        (_grid_n_intervals, "len(grid) - 1 intervals"),
+        (lambda x0, xt, t, b, g: 1.0009 * _grid_bayes(x0, xt, t, b, g), "does not integrate to 1"),
+        (lambda x0, xt, t, b, g: _grid_bayes(x0, xt, t, b, g.astype(np.float32)), "float64"),
     ],
 }
 

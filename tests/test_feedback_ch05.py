@@ -7,7 +7,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from feedback_harness import answer_table_tests
+from ddpm_lessons import feedback as fb
+from feedback_harness import answer_table_tests, assert_rejected
 
 
 def _embedding(T, dim, times=None, exponent=None, base=10_000.0):
@@ -92,3 +93,9 @@ WRONG = {
 
 
 test_right_answers_are_accepted, test_wrong_answers_are_rejected_with_their_message = answer_table_tests(RIGHT, WRONG)
+
+
+def test_parameter_count_with_data_dim_hard_coded_to_2_fails_for_every_seed():
+    """Every seed's cases hold data_dim 1 and 3, so the course's data_dim = 2 written in cannot pass by luck."""
+    assert_rejected(fb.check_parameter_count, lambda h, k, d: _count(h, k, 2),
+                    "instead of the `data_dim` argument", seeds=range(50))

@@ -36,6 +36,12 @@ def _pairs_inplace(a, grid):
     return _pairs(a, grid)
 
 
+def _pairs_sorting_the_grid(a, grid):
+    result = _pairs(a, list(grid))
+    grid.sort()                                                  # changes the caller's list
+    return result
+
+
 STEP_ALPHAS_WRONG = [
     (lambda a, g: _pairs(a, g, last=lambda a, g, x: x[-1]), "ᾱ_0 = 1"),
     (lambda a, g: _pairs(a, g, last=lambda a, g, x: a[0]), "alphas_cumprod[0]"),
@@ -46,6 +52,7 @@ STEP_ALPHAS_WRONG = [
     (lambda a, g: _pairs(a, g)[::-1], "swapped"),
     (lambda a, g: _pairs(a, g, index=lambda g: g), "t runs from 1 to T"),
     (_pairs_inplace, "alphas_cumprod"),
+    (_pairs_sorting_the_grid, "changed its input `timesteps` in place"),
     (lambda a, g: tuple(v.numpy() for v in _pairs(a, g)), "tensor"),
     (lambda a, g: (_pairs(a, g)[0], _pairs(a, g)[1][:-1]), "shape"),
 ]
@@ -176,6 +183,11 @@ def _encode_inplace(model, x0, grid, ac):
         return _encode(model, x0, grid, ac)
 
 
+def _encode_reversing_the_grid(model, x0, grid, ac):
+    grid.reverse()                                               # changes the caller's list
+    return _encode(model, x0, grid, ac, ascending=False)
+
+
 ENCODE_WRONG = [
     (lambda *a: _encode(*a, eps_time="now"), "heading to"),
     (lambda *a: _encode(*a, x0_time="next"), "its own time"),
@@ -185,6 +197,7 @@ ENCODE_WRONG = [
     (lambda *a: _encode(*a, keep_all=True), "shape"),
     (lambda *a: _encode(*a).numpy(), "tensor"),
     (_encode_inplace, "x0"),
+    (_encode_reversing_the_grid, "changed its input `timesteps` in place"),
 ]
 
 

@@ -93,6 +93,13 @@ WRONG = [
     (curve_check(moons, "moons"), lambda m: 2 * moons_curve(m), "not on the moons"),
     (curve_check(circles, "circles"), lambda m: circles_curve(m, by_length=True), "unevenly"),
     (curve_check(circles, "circles"), lambda m: None, "return"),
+    # arrays that are not numbers, and a typo in the pattern's name: a message, never a traceback
+    (data_check("moons"), lambda n, rng: np.zeros((n, 2), object), "float32 array of numbers"),
+    (data_check("moons"), lambda n, rng: moons(n, rng).astype(str), "float32 array of numbers"),
+    (data_check("moon"), moons, "the pattern must be one of"),
+    (curve_check(moons, "moons"), lambda m: moons_curve(m).astype(object), "float numpy array"),
+    (curve_check(lambda n, rng: moons(n, rng).astype(object), "moons"), moons_curve, "(n, 2) float array"),
+    (curve_check(moons, "moon"), moons_curve, "the pattern must be one of"),
 ]
 
 
@@ -222,7 +229,10 @@ WRONG_DROP = [
      else torch.full_like(labels, null_label), "one random number per label"),
     (lambda labels, p, null_label, generator: (torch.rand(labels.shape, generator=generator) < p), "dtype"),
     (lambda labels, p, null_label, generator: _drop_where(labels, p, null_label, generator).numpy(), "torch tensor"),
-    (lambda labels, p, null_label, generator: _drop_where(labels, p, 0, generator), "only replace"),
+    (lambda labels, p, null_label, generator: _drop_where(labels, p, 0, generator), "fixed label"),
+    (lambda labels, p, null_label, generator: _drop_where(labels, p, 4, generator),   # the notebook's null label
+     "you used a fixed label instead of the `null_label` argument"),
+    (lambda labels, p, null_label, generator: _drop_where(labels, p, labels + 1, generator), "only replace"),
     (lambda labels, p, null_label, generator: _drop_where(labels, p / 2, null_label, generator), "expected"),
     (lambda labels, p, null_label, generator: _drop_where(labels, p, null_label, generator).float(), "dtype"),
     (lambda labels, p, null_label, generator: None, "return"),

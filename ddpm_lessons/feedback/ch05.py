@@ -134,8 +134,8 @@ def check_conditioned_layer(fn: Callable, seed: int | None = None) -> bool:
 # ----------------------------------------------------------------------------- 5.3 counting parameters (challenge)
 def _cases_parameter_count(rng):
     cases = []
-    for depth in (1, 3, int(rng.integers(2, 6))):
-        hidden, data_dim = int(rng.integers(2, 33)) * 2, int(rng.integers(1, 4))
+    for depth, data_dim in ((1, 1), (3, 3), (int(rng.integers(2, 6)), int(rng.integers(1, 4)))):
+        hidden = int(rng.integers(2, 33)) * 2   # data_dim 1 and 3 always: a hard-coded 2 cannot pass
         cases.append(Case((hidden, depth, data_dim), f"hidden = {hidden}, depth = {depth}, data_dim = {data_dim}"))
     hidden = int(rng.integers(2, 33)) * 2
     cases.append(Case((hidden, 2, 2), f"hidden = {hidden}, depth = 2, data_dim = 2"))
@@ -175,6 +175,9 @@ PARAMETER_COUNT = Exercise(
                 lambda h, k, d: _ref_parameter_count(h, k + 1, d)),
         variant("you counted one conditioned layer too few: there are `depth` of them.",
                 lambda h, k, d: _ref_parameter_count(h, k - 1, d) if k > 1 else None),
+        variant("you used data_dim = 2 (the 2-D points of the course) instead of the `data_dim` argument: the "
+                "first layer takes data_dim inputs and the output layer gives data_dim values.",
+                lambda h, k, d: _ref_parameter_count(h, k, 2)),
     ],
     type_hint="Return an integer.",
     rtol=0.0, atol=0.0,   # a count is exact

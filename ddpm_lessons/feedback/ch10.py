@@ -20,8 +20,8 @@ from torch import Tensor
 from .. import guidance, patterns
 from ..optimal import ks_statistic_uniform
 from .ch07 import nearest_curve_points, pairwise_distances, reference_mean_distance
-from .common import TENSOR_HINT, float32_tensor
-from .engine import FAIL, PASS, Case, Exercise, Mistake, not_done, report, run_check, type_name, variant
+from .common import TENSOR_HINT, float32_tensor, outcome_problem
+from .engine import FAIL, PASS, Case, Exercise, Mistake, report, run_check, type_name, variant
 from .sandbox import call_limited
 
 
@@ -68,6 +68,14 @@ def pattern_problem(name: str, points: np.ndarray) -> str | None:
     return None
 
 
+def _unknown_pattern(name: str, title: str) -> bool:
+    """Report (and return True for) a pattern name that the package does not know, e.g. "moon"."""
+    if isinstance(name, str) and name in patterns.PATTERN_NAMES:
+        return False
+    report(FAIL, title, f"unknown pattern {name!r}: the pattern must be one of {', '.join(patterns.PATTERN_NAMES)}.")
+    return True
+
+
 def check_pattern_data(fn: Callable, name: str = "moons", seed: int | None = None, time_limit: float = 10.0) -> bool:
     """Check ``fn(n, rng) -> (n, 2)`` float32 numpy array of the pattern ``name`` ("moons" or "circles").
 
@@ -75,7 +83,8 @@ def check_pattern_data(fn: Callable, name: str = "moons", seed: int | None = Non
     and odd n, the dtype, and reproducibility from ``rng``.
     """
     title = f"{name} data"
-    patterns.check_name(name)
+    if _unknown_pattern(name, title):
+        return False
     if not callable(fn):
         report(FAIL, title, f"expected a function, got a {type_name(fn)}.")
         return False
@@ -86,7 +95,7 @@ def check_pattern_data(fn: Callable, name: str = "moons", seed: int | None = Non
         return results, fn(4000, np.random.default_rng(seed_a)), fn(4000, np.random.default_rng(seed_b))
 
     outcome = call_limited(draw, (), time_limit)
-    if _outcome_problem(outcome, title, time_limit) is not None:
+    if outcome_problem(outcome, title, time_limit) is not None:
         return False
     results, again, other = outcome.value
     for n, out in results.items():
@@ -101,14 +110,14 @@ def check_pattern_data(fn: Callable, name: str = "moons", seed: int | None = Non
                      "n - n // 2)." if n % 2 and out.ndim == 2 and out.shape[0] == n - 1 else "")
             report(FAIL, title, f"for n = {n} expected shape ({n}, 2), got {out.shape}.{extra}")
             return False
+        if out.dtype != np.float32:
+            report(FAIL, title, f"the points have dtype {out.dtype}; return a float32 array of numbers "
+                   "(.astype(np.float32)), the dtype of the model's inputs.")
+            return False
         if not np.all(np.isfinite(out)):
             report(FAIL, title, f"the points contain NaN or infinite values (n = {n}).")
             return False
     big = results[4000]
-    if big.dtype != np.float32:
-        report(FAIL, title, f"the points have dtype {big.dtype}; return float32 (.astype(np.float32)), the dtype "
-               "of the model's inputs.")
-        return False
     problem = pattern_problem(name, big.astype(np.float64))
     if problem:
         report(FAIL, title, problem)
@@ -124,23 +133,6 @@ def check_pattern_data(fn: Callable, name: str = "moons", seed: int | None = Non
     return True
 
 
-def _outcome_problem(outcome, title: str, time_limit: float) -> str | None:
-    """Report a call that did not return normally and return a non-None marker; None when all is well."""
-    if outcome.timed_out:
-        report(FAIL, title, f"your function did not finish within {time_limit:g} s.", outcome.printed)
-        return "x"
-    if outcome.exited:
-        report(FAIL, title, "your function called sys.exit() or exit(); return a value instead.", outcome.printed)
-        return "x"
-    if isinstance(outcome.error, NotImplementedError):
-        not_done(title)
-        return "x"
-    if outcome.error is not None:
-        report(FAIL, title, f"your function raised {type(outcome.error).__name__}: {outcome.error}", outcome.printed)
-        return "x"
-    return None
-
-
 def check_pattern_curve(data_fn: Callable, curve_fn: Callable, name: str = "moons", seed: int | None = None,
                         time_limit: float = 10.0) -> bool:
     """Check a dense curve ``curve_fn(m) -> (m, 2)`` for the pattern ``name`` and the data ``data_fn``.
@@ -149,6 +141,8 @@ def check_pattern_curve(data_fn: Callable, curve_fn: Callable, name: str = "moon
     spaced like the data's law, so that the data's nearest-point positions k/(m-1) are uniform (coverage).
     """
     title = f"{name} curve"
+    if _unknown_pattern(name, title):
+        return False
     num_parts = len(patterns.PATTERNS[name].shares)
     for f in (data_fn, curve_fn):
         if not callable(f):
@@ -157,17 +151,17 @@ def check_pattern_curve(data_fn: Callable, curve_fn: Callable, name: str = "moon
     n, m = 2000, 1001
     data_seed = int(np.random.default_rng(seed).integers(2**32))
     outcome = call_limited(lambda: (curve_fn(m), data_fn(n, np.random.default_rng(data_seed))), (), time_limit)
-    if _outcome_problem(outcome, title, time_limit) is not None:
+    if outcome_problem(outcome, title, time_limit) is not None:
         return False
     curve, data = outcome.value
     if curve is None:
         report(FAIL, title, "your curve function returned None. Did you forget the `return` statement?")
         return False
-    if not isinstance(curve, np.ndarray) or curve.shape != (m, 2) or not np.all(np.isfinite(curve)):
-        shape = getattr(curve, "shape", None)
-        report(FAIL, title, f"for m = {m} expected a finite numpy array of shape ({m}, 2), got a {type_name(curve)}"
-               f"{f' of shape {tuple(shape)}' if shape is not None else ''}. With two parts, give the remainder of "
-               "m to one of them.")
+    if (not isinstance(curve, np.ndarray) or curve.shape != (m, 2) or curve.dtype.kind != "f"
+            or not np.all(np.isfinite(curve))):
+        shape = f" of shape {tuple(curve.shape)} and dtype {curve.dtype}" if isinstance(curve, np.ndarray) else ""
+        report(FAIL, title, f"for m = {m} expected a finite float numpy array of shape ({m}, 2), got a "
+               f"{type_name(curve)}{shape}. With two parts, give the remainder of m to one of them.")
         return False
     part, _, distance = _assign(name, curve.astype(np.float64))
     if np.any(part < 0):
@@ -184,8 +178,8 @@ def check_pattern_curve(data_fn: Callable, curve_fn: Callable, name: str = "moon
                f"{num_parts - 1} between parts). Trace each part in order of its angle (np.linspace), "
                "so that the position k/(m-1) along the curve means something.")
         return False
-    if not isinstance(data, np.ndarray) or data.shape != (n, 2):
-        report(FAIL, title, "the data function does not return an (n, 2) array: run its own check first.")
+    if not isinstance(data, np.ndarray) or data.shape != (n, 2) or data.dtype.kind != "f":
+        report(FAIL, title, "the data function does not return an (n, 2) float array: run its own check first.")
         return False
     coverage = reference_curve_coverage(data, curve)
     threshold = 1.95 / math.sqrt(n) + 2.0 / (m - 1)   # KS 0.1 % critical value, plus the grid
@@ -309,7 +303,11 @@ def _drop_problem(fn: Callable, labels: Tensor, p: float, null: int, seeds: tupl
         return (f"expected a tensor of shape {tuple(labels.shape)} and dtype {labels.dtype} (labels, not a "
                 f"mask), got shape {tuple(out.shape)} and dtype {out.dtype}.")
     dropped = out == null
-    if not torch.all(dropped | (out == labels)):
+    stray = out[~(dropped | (out == labels))].unique()
+    if stray.numel() == 1:
+        return (f"dropped labels became {stray.item()}, but null_label was {null}: you used a fixed label instead "
+                "of the `null_label` argument.")
+    if stray.numel():
         return "some labels became something other than themselves or the null label: only replace by `null_label`."
     rate, n = dropped.double().mean().item(), labels.numel()
     spread = 5 * math.sqrt(p * (1 - p) / n) + 1e-9
@@ -340,14 +338,15 @@ def check_drop_labels(fn: Callable, seed: int | None = None, time_limit: float =
     seeds = tuple(int(s) for s in rng.integers(2**31, size=2))
 
     def run():
-        for p in (0.15, float(rng.uniform(0.55, 0.8)), 0.0, 1.0):
-            problem = _drop_problem(fn, labels, p, 4, seeds)
+        nulls = (4, int(rng.integers(5, 100)), 4, -1)   # more than one: a fixed null label cannot pass
+        for p, null in zip((0.15, float(rng.uniform(0.55, 0.8)), 0.0, 1.0), nulls):
+            problem = _drop_problem(fn, labels, p, null, seeds)
             if problem is not None:
                 return problem
         return None
 
     outcome = call_limited(run, (), time_limit)
-    if _outcome_problem(outcome, title, time_limit) is not None:
+    if outcome_problem(outcome, title, time_limit) is not None:
         return False
     if outcome.value is not None:
         report(FAIL, title, outcome.value, outcome.printed)

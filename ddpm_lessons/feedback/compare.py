@@ -137,31 +137,73 @@ def leaves_close(a: list[Leaf], b: list[Leaf], rtol: float, atol: float) -> bool
 
 
 # ----------------------------------------------------------------------------- inputs changed in place
+@dataclass(frozen=True)
+class Plain:
+    """The snapshot of an immutable value kept in a container (a number or a string in a list)."""
+
+    value: Any
+
+
+@dataclass
+class Mapping:
+    """The snapshot of a dict: its keys in order and the snapshots of its values."""
+
+    keys: list
+    values: list
+
+
+def _plain(value: Any) -> bool:
+    return isinstance(value, (bool, int, float, complex, str, bytes, np.generic))
+
+
 def snapshot(value: Any) -> Any:
-    """A copy of an argument's state, to tell later whether the function changed it."""
+    """A copy of an argument's state, to tell later whether the function changed it.
+
+    Tensors, arrays, modules and the contents of lists, tuples and dicts are
+    copied (so that ``grid.reverse()`` on a list of ints is seen); an object of
+    another kind gives ``None`` (not compared).
+    """
     if isinstance(value, Tensor):
         return value.detach().clone()
     if isinstance(value, np.ndarray):
         return value.copy()
     if isinstance(value, torch.nn.Module):
         return {k: v.detach().clone() for k, v in value.state_dict().items()}
-    if isinstance(value, list):
+    if isinstance(value, (list, tuple)):
         return [snapshot(v) for v in value]
+    if isinstance(value, dict):
+        return Mapping(list(value), [snapshot(v) for v in value.values()])
+    if _plain(value):
+        return Plain(value)
     return None
 
 
+def _same_plain(before: Any, after: Any) -> bool:
+    if type(before) is not type(after):
+        return False
+    both_nan = isinstance(before, (float, np.floating)) and before != before and after != after
+    return both_nan or bool(before == after)
+
+
 def unchanged(before: Any, after: Any) -> bool:
+    """Whether ``after`` still has the state :func:`snapshot` recorded in ``before``."""
     if before is None:
         return True
-    if isinstance(after, Tensor):
-        return before.shape == after.shape and bool(torch.equal(before, after.detach()))
-    if isinstance(after, np.ndarray):
-        return before.shape == after.shape and bool(np.array_equal(before, after, equal_nan=True))
+    if isinstance(before, Plain):
+        return _same_plain(before.value, after)
+    if isinstance(before, Tensor):
+        return (isinstance(after, Tensor) and before.shape == after.shape
+                and bool(torch.equal(before, after.detach())))
+    if isinstance(before, np.ndarray):
+        return (isinstance(after, np.ndarray) and before.shape == after.shape
+                and bool(np.array_equal(before, after, equal_nan=True)))
     if isinstance(after, torch.nn.Module):
         now = after.state_dict()
         return before.keys() == now.keys() and all(torch.equal(before[k], now[k]) for k in before)
-    if isinstance(after, list):
-        return len(before) == len(after) and all(unchanged(b, a) for b, a in zip(before, after))
+    if isinstance(before, Mapping):
+        return (isinstance(after, dict) and before.keys == list(after)
+                and all(unchanged(b, a) for b, a in zip(before.values, after.values())))
+    if isinstance(before, list):
+        return (isinstance(after, (list, tuple)) and len(before) == len(after)
+                and all(unchanged(b, a) for b, a in zip(before, after)))
     return True
-
-

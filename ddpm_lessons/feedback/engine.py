@@ -156,11 +156,14 @@ def not_done(name: str) -> None:
           "code, run that cell, then run this check again.")
 
 
-def changed_message(exercise: Exercise, index: int, label: str) -> str:
+def changed_message(exercise: Exercise, index: int, label: str, value: Any = None) -> str:
+    """The message for an input ``value`` (argument ``index``) that the learner's function changed in place."""
     name = exercise.arg_names[index] if index < len(exercise.arg_names) else f"argument {index + 1}"
+    examples = ("`sorted(t)` or `t[::-1]`, not `t.sort()` or `t.reverse()`; `t + [0]`, not `t.append(0)`"
+                if isinstance(value, list) else
+                "`y = x - mu`, not `x -= mu`; `a * x`, not `x.mul_(a)`; `np.sort(t)`, not `t.sort()`")
     return (f"your function changed its input `{name}` in place (for {label}). Later cells reuse their inputs, "
-            "so they would silently go wrong: compute into a new variable (`y = x - mu`, not `x -= mu`; "
-            "`a * x`, not `x.mul_(a)`; `np.sort(t)`, not `t.sort()`).")
+            f"so they would silently go wrong: compute into a new variable ({examples}).")
 
 
 # ----------------------------------------------------------------------------- running
@@ -200,7 +203,7 @@ def run_check(exercise: Exercise, fn: Any, seed: int | None = None, time_limit: 
             continue
         for index, (old, new) in enumerate(zip(before, args)):
             if index not in exercise.may_change and not unchanged(old, new):
-                report(FAIL, exercise.name, changed_message(exercise, index, case.label), printed)
+                report(FAIL, exercise.name, changed_message(exercise, index, case.label, new), printed)
                 return False
         results.append(outcome.value)
         used_args.append(args)
