@@ -105,6 +105,7 @@ WRONG = {
         (lambda b: np.prod(1 - b), "one number"),
         (lambda b: np.array([np.prod(1 - b[:t - 1]) for t in range(1, len(b) + 1)]), "shifted by one"),
         (lambda b: 1 - np.cumsum(b), "approximation"),
+        (lambda b: np.exp(-np.cumsum(b)), "only approximates the product"),
         (lambda b: np.cumprod(np.sqrt(1 - b)), "square root"),
         (lambda b: np.cumprod((1 - b)[::-1]), "backwards"),
         (lambda b: np.cumprod(1 - np.linspace(1e-4, 0.02, len(b))), "wrong values"),   # hard-coded schedule

@@ -100,6 +100,8 @@ WRONG = {
     ],
     "iterate_forward": [
         (_iterate_inplace, "changed its input `x0` in place"),
+        (lambda x0, t, b, ns: _iterate(x0, t, b, ns * torch.as_tensor(b, dtype=ns.dtype).sqrt()[:, None, None]),
+         "not β_s ε"),                                   # the noise scaled by β_s instead of √β_s
         (lambda x0, t, b, ns: _iterate(x0, t - 1, b, ns), "t - 1 steps"),
         (lambda x0, t, b, ns: _iterate(x0, t + 1, b, ns) if t < len(b) else _iterate(x0, t, b, ns), "off by one"),
         (lambda x0, t, b, ns: _iterate(x0, t, b, ns[:1].expand_as(ns)), "same noise"),

@@ -96,6 +96,9 @@ NORMAL_PDF = Exercise(
     mistakes=[
         variant("in the exponent divide by 2σ² (twice the variance), not by 2σ.",
                 lambda x, mu, s: _exponent_with(x, mu, math.sqrt(s), s)),
+        variant("you used σ where σ² belongs, both in the exponent and under the root: that is the density of a "
+                "normal with variance σ. σ is the standard deviation: exp(−(x − μ)² / (2σ²)) / √(2πσ²).",
+                lambda x, mu, s: normal_pdf(x, mu, math.sqrt(s))),
         variant("the exponent lost its factor 1/2: it is −(x − μ)² / (2σ²).",
                 lambda x, mu, s: _exponent_with(x, mu, s / math.sqrt(2), s)),
         variant("the exponent must be negative: exp(−(x − μ)² / (2σ²)).",

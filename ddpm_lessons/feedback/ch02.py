@@ -97,6 +97,8 @@ ALPHAS_CUMPROD = Exercise(
                 "t from 1), not ᾱ_0 = 1.", lambda b: np.concatenate([[1.0], alphas_cumprod(b)[:-1]])),
         variant("1 - (β_1 + … + β_t) is only the first-order approximation of the product "
                 "(1 - β_1)…(1 - β_t): use a product, not a sum.", lambda b: 1 - np.cumsum(b)),
+        variant("exp(-(β_1 + … + β_t)) only approximates the product (1 - β_1)…(1 - β_t), well while the β are "
+                "small: ᾱ_t is the product itself (np.cumprod).", lambda b: np.exp(-np.cumsum(b))),
         variant("you summed the α_i; ᾱ_t is their product.", lambda b: np.cumsum(1 - b)),
         variant("the product runs from the last step backwards; ᾱ_t multiplies α_1 … α_t.",
                 lambda b: alphas_cumprod(b[::-1])),

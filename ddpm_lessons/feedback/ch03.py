@@ -1,6 +1,7 @@
 """Checks of the exercises of chapter 3: the shortcut."""
 from __future__ import annotations
 
+import math
 from typing import Callable
 
 import torch
@@ -111,6 +112,8 @@ ITERATE_FORWARD = Exercise(
                 "with noises[s - 1] at step s.", lambda x0, t, b, ns: _ref_q_sample(x0, t, b, ns[0])),
         variant("that is the shortcut of eq. (3.5); this exercise asks for the step-by-step loop of eq. (2.3), "
                 "with noises[s - 1] at step s.", lambda x0, t, b, ns: _ref_q_sample(x0, t, b, ns[t - 1])),
+        variant("each step adds √β_s ε, not β_s ε: β_s is the variance of the noise a step adds, eq. (2.3).",
+                lambda x0, t, b, ns: _iterate(x0, range(1, t + 1), b, lambda s: math.sqrt(b[s - 1]) * ns[s - 1])),
         variant("the steps run backwards; the forward process applies s = 1, 2, …, t in that order.",
                 lambda x0, t, b, ns: _iterate(x0, range(t, 0, -1), b, lambda s: ns[s - 1])),
     ],
