@@ -83,6 +83,7 @@ WRONG = {
         (lambda x, mu, s: np.exp(-(x - mu) ** 2 / (2 * s**2)) / np.sqrt(2 * 3.14 * s**2), "1.000254 ×"),   # π ≈ 3.14
         (lambda x, mu, s: np.exp(-(x - mu) ** 2 / (2 * s**2)) / (2 * np.pi * s**2), "lacks its square root"),
         (lambda x, mu, s: np.exp(-(x - mu) ** 2 / (2 * s)) / np.sqrt(2 * np.pi * s), "both in the exponent and under"),
+        (lambda x, mu, s: np.exp(-(x - mu) ** 2 / (2 * s**2)) / np.sqrt(2 * np.pi * s**2 + 0j), "complex numbers"),
         (lambda x, mu, s: np.exp(-(x - mu) ** 2 / (2 * s)) / np.sqrt(2 * np.pi * s**2), "2σ²"),
         (lambda x, mu, s: np.exp(-(x - mu) ** 2 / s**2) / np.sqrt(2 * np.pi * s**2), "factor 1/2"),
         (lambda x, mu, s: np.exp((x - mu) ** 2 / (2 * s**2)) / np.sqrt(2 * np.pi * s**2), "negative"),

@@ -65,6 +65,13 @@ def _array_like(value: Any) -> np.ndarray:
     return np.asarray(value, dtype=np.float64)
 
 
+def _complex(value: Any) -> bool:
+    if isinstance(value, Tensor):
+        return value.is_complex()
+    return isinstance(value, (complex, np.complexfloating)) or (isinstance(value, np.ndarray)
+                                                                 and np.iscomplexobj(value))
+
+
 def flatten(value: Any, ref: Any, path: str = "", parts: tuple[str, ...] | None = None,
             strict: bool = True, python_number: bool = False) -> list[Leaf]:
     """Turn a result into leaves shaped like ``ref``; raise :class:`WrongForm` if it cannot be.
@@ -77,6 +84,9 @@ def flatten(value: Any, ref: Any, path: str = "", parts: tuple[str, ...] | None 
     at = where(path)
     if value is None:
         raise WrongForm(f"{at}your function returned None. Did you forget the `return` statement?")
+    if strict and _complex(value) and not _complex(ref):
+        raise WrongForm(f"{at}your values are complex numbers where real ones are expected (a square root or a "
+                        "power of a negative number, or a complex constant such as 1j?)")
     if isinstance(ref, tuple):
         names = f" ({', '.join(parts)})" if parts else ""
         if isinstance(value, (np.ndarray, Tensor)) and value.ndim >= 1 and len(value) == len(ref):
