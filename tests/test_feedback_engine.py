@@ -1,13 +1,21 @@
 """The engine of the feedback: nothing an answer does stops or hangs the notebook, or leaks into the verdict."""
 from __future__ import annotations
 
+import math
+
 import sys
 import threading
 import time
 
 import numpy as np
+import pytest
 
 from ddpm_lessons import feedback as fb
+from ddpm_lessons.diffusion import GaussianDiffusion
+from ddpm_lessons.model import TimeConditionedMLP, parameter_count
+from ddpm_lessons.normal import normal_pdf
+from ddpm_lessons.schedules import alphas_cumprod
+from ddpm_lessons.score import posterior_weights
 from ddpm_lessons.feedback import ch01, ch02
 from ddpm_lessons.feedback.sandbox import call_limited, printed_excerpt
 from feedback_harness import verdict
@@ -116,7 +124,7 @@ def test_printed_excerpt_is_short():
 
 def test_largest_errors_are_named_with_their_entries():
     def wrong_in_one_entry(x, t, betas, noise):
-        out = fb.ch02._ref_forward_step(x, t, betas, noise).clone()
+        out = math.sqrt(1 - betas[t - 1]) * x + math.sqrt(betas[t - 1]) * noise   # eq. (2.3), by hand
         out[2, 1] += 1.0
         return out
     passed, out = _run(ch02.FORWARD_STEP, wrong_in_one_entry)
@@ -127,3 +135,39 @@ def test_the_check_never_changes_the_global_random_state():
     state = np.random.get_state()[1].copy()
     verdict(fb.check_sample_normal, lambda mu, s, size, rng: mu + s * rng.standard_normal(size), 0)
     assert np.array_equal(state, np.random.get_state()[1])
+
+
+COPIES = [   # (check, an answer that calls the package's own version of the answer, its name)
+    ("check_normal_pdf", lambda x, mu, s: normal_pdf(x, mu, s), "normal_pdf"),
+    ("check_alphas_cumprod", alphas_cumprod, "alphas_cumprod"),
+    ("check_q_sample", lambda x0, t, b, n: GaussianDiffusion(b).q_sample(x0, t, n), "GaussianDiffusion.q_sample"),
+    ("check_posterior_weights", posterior_weights, "posterior_weights"),
+    ("check_parameter_count", lambda h, k, d: parameter_count(TimeConditionedMLP(10, h, k, d)), "parameter_count"),
+    ("check_parameter_count", lambda h, k, d: sum(p.numel() for p in TimeConditionedMLP(10, h, k, d).parameters()),
+     "`ddpm_lessons.model.TimeConditionedMLP`"),
+]
+
+
+@pytest.mark.parametrize("check,copy,name", COPIES)
+def test_an_answer_that_calls_the_packages_own_version_is_told_to_derive_it(check, copy, name):
+    passed, out = verdict(getattr(fb, check), copy, 0)
+    assert passed is False and "calls the package's `ddpm_lessons." in out and name in out, out
+    assert "Write the formula yourself" in out
+    assert sys.getprofile() is None                  # the watch ends with the check
+
+
+def test_a_decorated_answer_is_not_mistaken_for_the_decorated_package_function():
+    """GaussianDiffusion.p_sample runs under @torch.no_grad(), as a learner's answer may: the watch
+    compares the functions' own code, not the decorator's shared wrapper."""
+    import torch
+
+    @torch.no_grad()
+    def p_sample_step(model, x_t, t, betas, z):
+        mean, var, _, _ = fb.ch06.diffusion(betas).p_mean_variance(model, x_t, t, clip_denoised=False)
+        return mean if t == 1 else mean + var.sqrt() * z
+
+    passed, out = verdict(fb.check_p_sample_step, p_sample_step, 0)
+    assert passed is True, out
+    copied, out = verdict(fb.check_p_sample_step, torch.no_grad()(
+        lambda m, x, t, b, z: fb.ch06.diffusion(b).p_sample(m, x, t)), 0)
+    assert copied is False and "GaussianDiffusion.p_sample" in out, out

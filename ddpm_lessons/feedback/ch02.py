@@ -6,6 +6,7 @@ from typing import Callable
 
 import numpy as np
 
+from ..diffusion import GaussianDiffusion
 from ..schedules import alphas_cumprod, linear_beta_schedule
 from .common import T_RANGE_HINT, TENSOR_HINT, cases_x_t_betas, diffusion, random_schedule
 from .engine import Case, Exercise, run_check, variant
@@ -20,6 +21,7 @@ FORWARD_STEP = Exercise(
     name="forward step",
     make_cases=cases_x_t_betas,
     reference=_ref_forward_step,
+    own_work=(GaussianDiffusion.q_step,),
     arg_names=("x_prev", "t", "betas", "noise"),
     t_arg=1, betas_arg=2,
     linear=((0, "x_prev"), (3, "noise")),
@@ -53,6 +55,7 @@ LINEAR_SCHEDULE = Exercise(
     name="linear schedule",
     make_cases=_cases_linear_schedule,
     reference=linear_beta_schedule,
+    own_work=(linear_beta_schedule,),
     arg_names=("T", "beta_start", "beta_end"),
     mistakes=[
         variant("the 1000/T rescaling of eq. (2.6) is missing: multiply both ends by 1000 / T.", _plain),
@@ -85,6 +88,7 @@ ALPHAS_CUMPROD = Exercise(
     name="alpha-bar (cumulative product)",
     make_cases=_cases_betas_only,
     reference=alphas_cumprod,
+    own_work=(alphas_cumprod,),
     arg_names=("betas",),
     mistakes=[
         variant("you multiplied the β's. ᾱ_t multiplies the α_i = 1 - β_i, eq. (3.3).",

@@ -6,6 +6,7 @@ from typing import Callable
 
 import torch
 
+from ..diffusion import GaussianDiffusion
 from .common import T_RANGE_HINT, TENSOR_HINT, cases_x_t_betas, diffusion, float32_tensor, random_schedule, times
 from .engine import Case, Exercise, run_check, variant
 
@@ -52,6 +53,7 @@ Q_SAMPLE = Exercise(
     name="q_sample (the shortcut)",
     make_cases=cases_x_t_betas,
     reference=_ref_q_sample,
+    own_work=(GaussianDiffusion.q_sample,),
     arg_names=("x0", "t", "betas", "noise"),
     t_arg=1, betas_arg=2,
     linear=((0, "x0"), (3, "noise")),

@@ -6,6 +6,7 @@ from typing import Callable
 import numpy as np
 import torch
 
+from ..diffusion import GaussianDiffusion
 from ..normal import normal_pdf
 from .common import T_RANGE_HINT, TENSOR_HINT, cases_x_t_betas, diffusion, float32_tensor, random_schedule, times
 from .engine import Case, Exercise, Mistake, run_check, variant
@@ -31,6 +32,7 @@ POSTERIOR_MEAN_VARIANCE = Exercise(
     name="posterior mean and variance",
     make_cases=_cases_posterior,
     reference=_ref_posterior_mean_variance,
+    own_work=(GaussianDiffusion.q_posterior_mean_variance,),
     arg_names=("x0", "x_t", "t", "betas"),
     parts=("the mean", "the variance"),
     t_arg=2, betas_arg=3,
@@ -59,6 +61,7 @@ PREDICT_X0 = Exercise(
     name="x0 from the noise",
     make_cases=cases_x_t_betas,
     reference=_ref_predict_x0,
+    own_work=(GaussianDiffusion.predict_start_from_noise,),
     arg_names=("x_t", "t", "betas", "eps"),
     t_arg=1, betas_arg=2,
     linear=((0, "x_t"), (3, "eps")),
@@ -85,6 +88,7 @@ POSTERIOR_MEAN_FROM_NOISE = Exercise(
     name="posterior mean from the noise",
     make_cases=cases_x_t_betas,
     reference=_ref_posterior_mean_from_noise,
+    own_work=(GaussianDiffusion.posterior_mean_from_noise,),
     arg_names=("x_t", "t", "betas", "eps"),
     t_arg=1, betas_arg=2,
     linear=((0, "x_t"), (3, "eps")),

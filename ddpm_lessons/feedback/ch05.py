@@ -41,6 +41,7 @@ EMBEDDING_MATRIX = Exercise(
     name="sinusoidal embedding matrix",
     make_cases=_cases_embedding,
     reference=_reference_embedding,
+    own_work=(sinusoidal_embedding_matrix,),
     arg_names=("T", "dim"),
     mistakes=[
         variant("column t - 1 must embed time step t = 1 … T; yours embeds t - 1 = 0 … T - 1 (use "
@@ -161,6 +162,7 @@ PARAMETER_COUNT = Exercise(
     name="parameter count",
     make_cases=_cases_parameter_count,
     reference=_ref_parameter_count,
+    own_work=(parameter_count, TimeConditionedMLP.__init__),   # counting by hand, not by building the model
     arg_names=("hidden", "depth", "data_dim"),
     mistakes=[
         variant("the biases are missing: every Linear(in, out) has in·out weights plus out biases.",

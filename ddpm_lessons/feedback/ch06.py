@@ -8,6 +8,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from ..diffusion import GaussianDiffusion
 from .common import T_RANGE_HINT, TENSOR_HINT, diffusion, float32_tensor, random_schedule, tiny_model, times
 from .engine import Case, Exercise, run_check, variant
 
@@ -145,6 +146,7 @@ TRAINING_LOSS = Exercise(
     name="training loss",
     make_cases=_cases_training_loss,
     reference=_ref_training_loss,
+    own_work=(GaussianDiffusion.p_losses,),
     arg_names=("model", "x0", "t", "betas", "noise"),
     t_arg=2, betas_arg=3,
     validators=[lambda out, args, case: CUT_OFF if isinstance(out, Tensor)
@@ -270,6 +272,7 @@ P_SAMPLE_STEP = Exercise(
     name="one reverse step (p_sample)",
     make_cases=_cases_p_sample,
     reference=_reverse,
+    own_work=(GaussianDiffusion.p_sample,),
     arg_names=("model", "x_t", "t", "betas", "z"),
     t_arg=2, betas_arg=3,
     linear=((1, "x_t"), (_model_output, "the model's output ε_θ"), (4, "z")),

@@ -255,6 +255,7 @@ GUIDED_NOISE = Exercise(
     name="guided noise",
     make_cases=_cases_guided_noise,
     reference=lambda c, u, w: guidance.guided_noise(c, u, w),
+    own_work=(guidance.guided_noise,),
     arg_names=("eps_cond", "eps_uncond", "w"),
     mistakes=[
         variant("the weights are swapped: the conditional prediction gets 1 + w and the unconditional one −w "

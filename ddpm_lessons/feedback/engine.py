@@ -9,7 +9,9 @@ exercise with an :class:`Exercise` and calls :func:`run_check`, which
    (:mod:`.sandbox`); an untouched stub (``NotImplementedError``) gives
    "⏳ not done yet";
 3. checks that no input was changed in place (a copy taken before the call
-   is compared with the input after it);
+   is compared with the input after it), and that the function did not call
+   the package's own version of its answer (``own_work``, watched with
+   ``sys.setprofile`` during the call): the exercise is to derive it;
 4. checks the form of the result (not ``None``, the right type, no NaN) and
    the exercise's own conditions (``validators``: e.g. a loss attached to the
    graph, a Python float, a sample without autograd history);
@@ -27,6 +29,7 @@ function printed); the check returns ``True`` only for a correct function.
 from __future__ import annotations
 
 import copy
+import inspect
 import os
 import sys
 import time
@@ -94,6 +97,8 @@ class Exercise:
         reference_mutates: the reference and the mistakes change their arguments (a training step),
             so they get private copies; otherwise they share the case's (never the learner's) inputs.
         time_limit: seconds for all the calls of one check.
+        own_work: the package's functions that compute this very answer; a learner's function
+            that calls one of them is told to write the formula itself (derive, not copy).
     """
 
     name: str
@@ -116,6 +121,7 @@ class Exercise:
     rtol: float = 1e-4
     atol: float = 1e-5
     time_limit: float = DEFAULT_TIME_LIMIT
+    own_work: tuple[Callable, ...] = ()
 
 
 def short(text: str, limit: int = 200) -> str:
@@ -167,6 +173,29 @@ def changed_message(exercise: Exercise, index: int, label: str, value: Any = Non
 
 
 # ----------------------------------------------------------------------------- running
+def _watching(call: Callable, codes: dict, seen: set) -> Callable:
+    """``call``, run with a profiler that notes any of the ``codes`` (package functions) it enters."""
+    def profiler(frame, event, arg):
+        if event == "call" and frame.f_code in codes:
+            seen.add(codes[frame.f_code])
+
+    def watched(*args):
+        previous = sys.getprofile()
+        sys.setprofile(profiler)         # this thread only: the one the learner's function runs in
+        try:
+            return call(*args)
+        finally:
+            sys.setprofile(previous)
+    return watched
+
+
+def copied_message(functions: set) -> str:
+    names = ", ".join(sorted(f"`{f.__module__}.{f.__qualname__.removesuffix('.__init__')}`" for f in functions))
+    return (f"your function calls the package's {names}, which computes the very answer this exercise asks for "
+            "(the check compares with it). Write the formula yourself: that is the exercise; the package's "
+            "version is there for the chapters after this one.")
+
+
 def run_check(exercise: Exercise, fn: Any, seed: int | None = None, time_limit: float | None = None) -> bool:
     """Run ``fn`` on fresh cases of ``exercise``, print one verdict and return whether it passed."""
     if not callable(fn):
@@ -177,6 +206,10 @@ def run_check(exercise: Exercise, fn: Any, seed: int | None = None, time_limit: 
     limit = exercise.time_limit if time_limit is None else time_limit
     deadline = time.monotonic() + limit
     call = exercise.call or (lambda f, args: f(*args))
+    copied: set = set()
+    if exercise.own_work:
+        # the functions' own code, not a decorator's (torch.no_grad wraps many functions in one code object)
+        call = _watching(call, {inspect.unwrap(f).__code__: f for f in exercise.own_work}, copied)
     results: list[Any] = []
     used_args: list[tuple] = []
     printed = ""
@@ -207,6 +240,9 @@ def run_check(exercise: Exercise, fn: Any, seed: int | None = None, time_limit: 
                 return False
         results.append(outcome.value)
         used_args.append(args)
+    if copied:
+        report(FAIL, exercise.name, copied_message(copied), printed)
+        return False
     try:
         passed, message = judge(exercise, cases, results, used_args)
     except Exception as error:  # noqa: BLE001 - last line of defence
