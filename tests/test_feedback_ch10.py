@@ -73,7 +73,19 @@ RIGHT = [
     (curve_check(circles, "circles"), lambda m: circles_curve(m)[::-1].copy()),
 ]
 
+def moons_same_angles(n, rng):
+    """Both moons from one draw of angles: each moon has the right law, but the two are not independent."""
+    a = rng.uniform(0, np.pi, n - n // 2)
+    return (SCALE * (_moons_raw(a[: n // 2], a) - CENTRE)).astype(np.float32)
+
+
 WRONG = [
+    (data_check("moons"), moons_same_angles, "repeat each other's angles"),
+    (data_check("moons"), lambda n, rng: (SCALE * (_moons_raw((a := rng.uniform(0, np.pi, n - n // 2))[: n // 2],
+                                                              np.pi - a) - CENTRE)).astype(np.float32),
+     "repeat each other's angles"),                          # the lower moon mirrors the upper one
+    (data_check("moons"), lambda n, rng: moons(n, rng, draw=lambda m: rng.permutation(np.linspace(0, np.pi, m))),
+     "evenly spaced"),
     (data_check("moons"), moons_per_axis, "one affine map"),
     (data_check("moons"), lambda n, rng: moons(n, rng, centre=np.array([0.5, 0.5])), "centre"),
     (data_check("moons"), lambda n, rng: moons(n, rng, scale=0.5), "not on the moons"),

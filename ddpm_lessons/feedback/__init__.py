@@ -5,7 +5,8 @@ random inputs (``seed=`` repeats a run), compares the results with the
 package's tested functions, prints one verdict and returns ``True`` only for a
 correct function; :func:`check_answer` does the same for the questions.  The
 engine is :mod:`.engine` (with :mod:`.sandbox` and :mod:`.diagnose`); each
-chapter's exercises are described in their own module (``ch01`` … ``ch10``).
+chapter's exercises are described in their own module (``ch01`` … ``ch10``, with
+``ch10_guidance``).
 """
 from .ch01 import (check_histogram_gap, check_normal_pdf, check_sample_normal, check_sum_of_normals,
                    check_weighted_sum)
@@ -19,8 +20,9 @@ from .ch07 import check_coverage_ks, check_distance_derivatives, check_mean_dist
 from .ch07 import reference_mean_distance
 from .ch08 import check_ideal_noise, check_noise_at_step, check_posterior_weights, check_tweedie_x0
 from .ch09 import check_ddim_update, check_encode, check_step_alphas
-from .ch10 import (check_curve_coverage, check_drop_labels, check_guided_noise, check_pattern_curve,
-                   check_pattern_data, check_pattern_shares, reference_curve_coverage)
+from .ch10 import (check_curve_coverage, check_pattern_curve, check_pattern_data, check_pattern_shares,
+                   reference_curve_coverage)
+from .ch10_guidance import check_drop_labels, check_guided_noise
 from .engine import Case, Exercise, Mistake, run_check, variant
 from .questions import check_answer
 

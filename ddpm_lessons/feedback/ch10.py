@@ -1,5 +1,7 @@
 """Checks of the stretch exercises: other patterns (two moons, two circles) and yardsticks for any curve.
 
+The guidance exercises of the same chapter are checked in :mod:`.ch10_guidance`.
+
 A pattern is the package's (:mod:`ddpm_lessons.patterns`): its parts (each a
 curve drawn at a uniformly distributed angle), the share of points on each
 part (half each) and one affine normalisation for both coordinates.  The checks test the
@@ -14,13 +16,10 @@ from typing import Callable
 
 import numpy as np
 
-import torch
-from torch import Tensor
-
-from .. import guidance, patterns
+from .. import patterns
 from ..optimal import ks_statistic_uniform
 from .ch07 import nearest_curve_points, pairwise_distances, reference_mean_distance
-from .common import TENSOR_HINT, float32_tensor, outcome_problem
+from .common import outcome_problem
 from .engine import FAIL, PASS, Case, Exercise, Mistake, report, run_check, type_name, variant
 from .sandbox import call_limited
 
@@ -65,6 +64,15 @@ def pattern_problem(name: str, points: np.ndarray) -> str | None:
             return (f"on part {k + 1} of the {name} the angles are not uniform over the whole part "
                     f"(KS distance {ks:.3g}, expected below {limit:.2g}). Draw them with rng.uniform over the whole "
                     "range, in radians.")
+        gaps = np.diff(np.sort(position[part == k]))
+        if gaps.size > 50 and gaps.std() < 0.2 * gaps.mean():      # random draws: std ≈ mean (exponential gaps)
+            return (f"on part {k + 1} of the {name} the angles are evenly spaced, a grid (shuffled or not), not "
+                    "random draws: draw them with rng.uniform.")
+    ends = [np.sort(position[part == k]) for k in range(len(shares))]
+    if len(ends) == 2 and len(ends[0]) == len(ends[1]) and any(
+            np.allclose(ends[0], e, atol=1e-6) for e in (ends[1], np.sort(1 - ends[1]))):
+        return (f"the two parts of the {name} repeat each other's angles: draw each part's angles with its own "
+                "rng.uniform call, so that the parts are independent.")
     return None
 
 
@@ -232,130 +240,6 @@ def check_curve_coverage(fn: Callable, seed: int | None = None) -> bool:
     return run_check(CURVE_COVERAGE, fn, seed)
 
 
-# ------------------------------------------------------------------ guidance (second half)
-def _cases_guided_noise(rng):
-    cases = []
-    for k, w in enumerate([0.0, float(rng.uniform(0.2, 0.9)), 1.0, float(rng.uniform(2.0, 6.0))]):
-        n = int(rng.integers(3, 9))
-        cond, uncond = float32_tensor(rng, (n, 2)), float32_tensor(rng, (n, 2))
-        if k % 2:   # as they come out of the network: attached to a graph
-            cond.requires_grad_(True)
-        cases.append(Case((cond, uncond, w), f"w = {w:.3g}, {n} points"))
-    return cases
-
-
-def _attached(out, args, case):
-    if isinstance(out, Tensor) and args[0].requires_grad and out.grad_fn is None:
-        return ("your result is cut off from the graph of `eps_cond` (detach(), .data, torch.no_grad or a numpy "
-                "round trip). Guidance is also used where gradients flow: keep it one torch expression.")
-    return None
-
-
-GUIDED_NOISE = Exercise(
-    name="guided noise",
-    make_cases=_cases_guided_noise,
-    reference=lambda c, u, w: guidance.guided_noise(c, u, w),
-    own_work=(guidance.guided_noise,),
-    arg_names=("eps_cond", "eps_uncond", "w"),
-    mistakes=[
-        variant("the weights are swapped: the conditional prediction gets 1 + w and the unconditional one −w "
-                "(at w = 0 the result must be the conditional prediction).",
-                lambda c, u, w: w * c - (1 + w) * u),
-        variant("the unconditional prediction is subtracted: the score of p(x)^(−w) enters with a minus sign.",
-                lambda c, u, w: (1 + w) * c + w * u),
-        variant("the conditional prediction is weighted by 1 + w, not 1: ∇log p(x|c)^(1+w) = (1 + w) ∇log p(x|c).",
-                lambda c, u, w: c - w * u),
-        variant("this interpolates between the two predictions; guidance extrapolates beyond the conditional one, "
-                "away from the unconditional one.",
-                lambda c, u, w: (1 - w) * c + w * u),
-        variant("the roles of the two predictions are swapped: the conditional prediction gets 1 + w.",
-                lambda c, u, w: (1 + w) * u - w * c),
-        variant("the weight of the difference is w, not 1 + w: ε_c + w (ε_c − ε_∅).",
-                lambda c, u, w: c + (1 + w) * (c - u)),
-        variant("that is ε_∅ + w (ε_c − ε_∅), the form with a guidance scale s = 1 + w (as in Ho & Salimans' "
-                "code and many libraries): with this chapter's w, ε̃ = ε_∅ + (1 + w)(ε_c − ε_∅).",
-                lambda c, u, w: u + w * (c - u)),
-        variant("the conditional prediction itself is missing: w (ε_c − ε_∅) is only the push; add it to ε_c.",
-                lambda c, u, w: w * (c - u)),
-    ],
-    validators=[_attached],
-    type_hint=TENSOR_HINT,
-)
-
-
-def check_guided_noise(fn: Callable, seed: int | None = None) -> bool:
-    """Check ``fn(eps_cond, eps_uncond, w)``: the guided noise of eq. (10.7)."""
-    return run_check(GUIDED_NOISE, fn, seed)
-
-
-def _drop_problem(fn: Callable, labels: Tensor, p: float, null: int, seeds: tuple[int, int]) -> str | None:
-    """Why ``fn`` does not drop labels to ``null`` independently at rate ``p`` with the given generator."""
-    before = labels.clone()
-    outputs = [fn(labels, p, null, torch.Generator().manual_seed(s)) for s in (seeds[0], seeds[0], seeds[1])]
-    if not torch.equal(labels, before):
-        return ("your function changed `labels` in place. The caller's batch keeps its true labels (the next "
-                "epoch reuses them): build a new tensor, e.g. with torch.where.")
-    out = outputs[0]
-    if out is None:
-        return "your function returned None. Did you forget the `return` statement?"
-    if not isinstance(out, Tensor):
-        return f"returned a {type_name(out)}; return a torch tensor of labels, like `labels`."
-    if out.shape != labels.shape or out.dtype != labels.dtype:
-        return (f"expected a tensor of shape {tuple(labels.shape)} and dtype {labels.dtype} (labels, not a "
-                f"mask), got shape {tuple(out.shape)} and dtype {out.dtype}.")
-    dropped = out == null
-    stray = out[~(dropped | (out == labels))].unique()
-    if stray.numel() == 1:
-        return (f"dropped labels became {stray.item()}, but null_label was {null}: you used a fixed label instead "
-                "of the `null_label` argument.")
-    if stray.numel():
-        return "some labels became something other than themselves or the null label: only replace by `null_label`."
-    rate, n = dropped.double().mean().item(), labels.numel()
-    spread = 5 * math.sqrt(p * (1 - p) / n) + 1e-9
-    if rate in (0.0, 1.0) and 0 < p < 1:
-        return ("all the labels or none were dropped: draw one random number per label (shape labels.shape), "
-                "not one for the whole batch.")
-    if abs(rate - (1 - p)) < spread and abs(p - 0.5) > 0.05:
-        return f"you dropped {rate:.1%} of the labels with p = {p}: a label is dropped with probability p, kept with 1 − p."
-    if abs(rate - p) > spread:
-        return f"you dropped {rate:.1%} of the labels with p = {p}; expected {p:.0%} ± {spread:.1%}."
-    if not torch.equal(outputs[1], out):
-        return ("two calls with generators of the same seed gave different labels: draw the random numbers with the "
-                "`generator` you are given (torch.rand(..., generator=generator)).")
-    if 0 < p < 1 and torch.equal(outputs[2], out):
-        return "generators with different seeds gave the same labels: draw the random numbers from `generator`."
-    return None
-
-
-def check_drop_labels(fn: Callable, seed: int | None = None, time_limit: float = 10.0) -> bool:
-    """Check ``fn(labels, p, null_label, generator)``: a new tensor with each label replaced by the null label
-    with probability p, drawn from ``generator``; ``labels`` unchanged."""
-    title = "label dropout"
-    if not callable(fn):
-        report(FAIL, title, f"expected a function, got a {type_name(fn)}.")
-        return False
-    rng = np.random.default_rng(seed)
-    labels = torch.from_numpy(rng.integers(0, 4, size=100_000))
-    seeds = tuple(int(s) for s in rng.integers(2**31, size=2))
-
-    def run():
-        nulls = (4, int(rng.integers(5, 100)), 4, -1)   # more than one: a fixed null label cannot pass
-        for p, null in zip((0.15, float(rng.uniform(0.55, 0.8)), 0.0, 1.0), nulls):
-            problem = _drop_problem(fn, labels, p, null, seeds)
-            if problem is not None:
-                return problem
-        return None
-
-    outcome = call_limited(run, (), time_limit)
-    if outcome_problem(outcome, title, time_limit) is not None:
-        return False
-    if outcome.value is not None:
-        report(FAIL, title, outcome.value, outcome.printed)
-        return False
-    report(PASS, title, "a new tensor, each label dropped independently at rate p, reproducible from the generator")
-    return True
-
-
 def _cases_shares(rng):
     cases = []
     for k in range(4):
@@ -403,5 +287,4 @@ def check_pattern_shares(fn: Callable, seed: int | None = None) -> bool:
 
 
 __all__ = ["check_pattern_data", "check_pattern_curve", "check_curve_coverage", "reference_curve_coverage",
-           "reference_mean_distance", "pairwise_distances", "check_guided_noise", "check_drop_labels",
-           "check_pattern_shares"]
+           "reference_mean_distance", "pairwise_distances", "check_pattern_shares"]
