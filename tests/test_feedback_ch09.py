@@ -104,6 +104,7 @@ def _update_inplace(x, e, a, ap, eta, z):
 
 
 UPDATE_WRONG = [
+    (_update_package, "calls the package's `ddpm_lessons.sampling.ddim_step`"),   # eq. (9.3) copied, not written
     (lambda x, e, a, ap, eta, z: _update(x, e, a, ap, eta, z,
                                          x0=lambda x, e, a: ((x - math.sqrt(1 - a) * e) / math.sqrt(a)).clamp(-1, 1)),
      "clipped x̂_0"),
@@ -129,7 +130,7 @@ def test_ddim_update_rejects(fn, fragment):
     assert_rejected(fb.check_ddim_update, fn, fragment)
 
 
-@pytest.mark.parametrize("fn", [_update, _update_torch, _update_coefficients, _update_package])
+@pytest.mark.parametrize("fn", [_update, _update_torch, _update_coefficients])
 def test_ddim_update_accepts(fn):
     assert_accepted(fb.check_ddim_update, fn)
 
@@ -214,7 +215,7 @@ def test_encode_accepts(fn):
 # ----------------------------------------------------------------------------- the tables
 WRONG = {"step_alphas": STEP_ALPHAS_WRONG, "ddim_update": UPDATE_WRONG, "encode": ENCODE_WRONG}
 RIGHT = {"step_alphas": [_pairs, _pairs_loop, _pairs_padded],
-         "ddim_update": [_update, _update_torch, _update_coefficients, _update_package],
+         "ddim_update": [_update, _update_torch, _update_coefficients],
          "encode": [_encode, _encode_indices, _encode_package_step]}
 
 

@@ -14,6 +14,8 @@ from ddpm_lessons import feedback as fb
 from ddpm_lessons.diffusion import GaussianDiffusion
 from ddpm_lessons.model import TimeConditionedMLP, parameter_count
 from ddpm_lessons.normal import normal_pdf
+from ddpm_lessons.optimal import squared_distance_derivatives
+from ddpm_lessons.sampling import ddim_sigma, ddim_step, grid_alphas_cumprod
 from ddpm_lessons.schedules import alphas_cumprod
 from ddpm_lessons.score import posterior_weights
 from ddpm_lessons.feedback import ch01, ch02
@@ -142,6 +144,10 @@ COPIES = [   # (check, an answer that calls the package's own version of the ans
     ("check_alphas_cumprod", alphas_cumprod, "alphas_cumprod"),
     ("check_q_sample", lambda x0, t, b, n: GaussianDiffusion(b).q_sample(x0, t, n), "GaussianDiffusion.q_sample"),
     ("check_posterior_weights", posterior_weights, "posterior_weights"),
+    ("check_distance_derivatives", lambda q, t: squared_distance_derivatives(q, t)[1:], "squared_distance_derivatives"),
+    ("check_step_alphas", grid_alphas_cumprod, "grid_alphas_cumprod"),
+    ("check_ddim_update", lambda x, e, a, ap, eta, z: ddim_step((x - (1 - a) ** 0.5 * e) / a**0.5, e, ap,
+                                                                ddim_sigma(a, ap, eta), z), "ddim_sigma"),
     ("check_parameter_count", lambda h, k, d: parameter_count(TimeConditionedMLP(10, h, k, d)), "parameter_count"),
     ("check_parameter_count", lambda h, k, d: sum(p.numel() for p in TimeConditionedMLP(10, h, k, d).parameters()),
      "`ddpm_lessons.model.TimeConditionedMLP`"),
