@@ -103,7 +103,7 @@ def check_pattern_data(fn: Callable, name: str = "moons", seed: int | None = Non
         return results, fn(4000, np.random.default_rng(seed_a)), fn(4000, np.random.default_rng(seed_b))
 
     outcome = call_limited(draw, (), time_limit)
-    if outcome_problem(outcome, title, time_limit) is not None:
+    if outcome_problem(outcome, title, time_limit):
         return False
     results, again, other = outcome.value
     for n, out in results.items():
@@ -159,7 +159,7 @@ def check_pattern_curve(data_fn: Callable, curve_fn: Callable, name: str = "moon
     n, m = 2000, 1001
     data_seed = int(np.random.default_rng(seed).integers(2**32))
     outcome = call_limited(lambda: (curve_fn(m), data_fn(n, np.random.default_rng(data_seed))), (), time_limit)
-    if outcome_problem(outcome, title, time_limit) is not None:
+    if outcome_problem(outcome, title, time_limit):
         return False
     curve, data = outcome.value
     if curve is None:

@@ -131,7 +131,7 @@ def check_drop_labels(fn: Callable, seed: int | None = None, time_limit: float =
         return None
 
     outcome = call_limited(run, (), time_limit)
-    if outcome_problem(outcome, title, time_limit) is not None:
+    if outcome_problem(outcome, title, time_limit):
         return False
     if outcome.value is not None:
         report(FAIL, title, outcome.value, outcome.printed)

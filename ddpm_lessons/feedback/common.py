@@ -62,21 +62,21 @@ def cases_x_t_betas(rng: np.random.Generator, label_t: str = "t"):
     return cases
 
 
-def outcome_problem(outcome, title: str, time_limit: float) -> str | None:
-    """Report a call (:func:`.sandbox.call_limited`) that did not return normally and return a non-None
-    marker; None when all is well.  For the checks that call the learner's function themselves."""
+def outcome_problem(outcome, title: str, time_limit: float) -> bool:
+    """Report a call (:func:`.sandbox.call_limited`) that did not return normally and return True;
+    False when all is well.  For the checks that call the learner's function themselves."""
     from .engine import FAIL, not_done, report  # noqa: PLC0415 - as in cases_x_t_betas
 
     if outcome.timed_out:
         report(FAIL, title, f"your function did not finish within {time_limit:g} s.", outcome.printed)
-        return "x"
+        return True
     if outcome.exited:
         report(FAIL, title, "your function called sys.exit() or exit(); return a value instead.", outcome.printed)
-        return "x"
+        return True
     if isinstance(outcome.error, NotImplementedError):
         not_done(title)
-        return "x"
+        return True
     if outcome.error is not None:
         report(FAIL, title, f"your function raised {type(outcome.error).__name__}: {outcome.error}", outcome.printed)
-        return "x"
-    return None
+        return True
+    return False

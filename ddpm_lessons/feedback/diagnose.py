@@ -39,7 +39,6 @@ OFF_BY_ONE = {
 TINY_BETA = 1e-12
 
 
-
 def _t_values(t) -> np.ndarray:
     return np.atleast_1d(t.numpy() if isinstance(t, torch.Tensor) else np.asarray(t))
 

@@ -29,12 +29,12 @@ from .sandbox import call_limited
 SYMBOL_NAMES = ("x", "z", "mu", "sigma", "mu_1", "mu_2", "sigma_1", "sigma_2", "v", "x_0", "x_t", "epsilon",
                 "alpha_1", "alpha_2", "alpha_3", "beta_1", "beta_2", "beta_3",
                 "alpha_t", "beta_t", "abar_t", "abar_prev")
+FRACTIONS = ("alpha_1", "alpha_2", "alpha_3", "beta_1", "beta_2", "beta_3", "alpha_t", "beta_t", "abar_t", "abar_prev")
+"""The α, β, ᾱ of the course: positive and below 1."""
 SYMBOLS = {name: sympy.Symbol(name, real=True) for name in SYMBOL_NAMES}
-for _name in ("sigma", "sigma_1", "sigma_2", "v", "alpha_1", "alpha_2", "alpha_3", "beta_1", "beta_2", "beta_3",
-              "alpha_t", "beta_t", "abar_t", "abar_prev"):
+for _name in ("sigma", "sigma_1", "sigma_2", "v") + FRACTIONS:
     SYMBOLS[_name] = sympy.Symbol(_name, positive=True)
 LOCALS = {**SYMBOLS, "pi": sympy.pi, "e": sympy.E, "exp": sympy.exp, "sqrt": sympy.sqrt, "log": sympy.log}
-FRACTIONS = ("alpha_1", "alpha_2", "alpha_3", "beta_1", "beta_2", "beta_3", "alpha_t", "beta_t", "abar_t", "abar_prev")
 
 
 @dataclass
