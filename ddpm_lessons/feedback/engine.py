@@ -41,7 +41,8 @@ import numpy as np
 import torch
 
 from .compare import Leaf, Raised, WrongForm, flatten, leaves_close, snapshot, type_name, unchanged, where
-from .sandbox import DEFAULT_TIME_LIMIT, call_limited, printed_excerpt
+from .kernel import clean_state
+from .sandbox import DEFAULT_TIME_LIMIT, ProcessExit, call_limited, printed_excerpt
 
 PASS, NOT_DONE, FAIL = "✅", "⏳", "❌"
 
@@ -141,9 +142,23 @@ def learner_line(error: BaseException) -> str:
     return ""
 
 
-def error_text(exercise: Exercise, error: BaseException, label: str) -> str:
+def error_text_plain(error: BaseException, label: str = "") -> str:
+    """What the learner's function raised, in words (``os._exit`` and the stop button named as such)."""
+    for_label = f" (for {label})" if label else ""
+    if isinstance(error, ProcessExit):
+        return f"{error}{for_label}"
+    if isinstance(error, KeyboardInterrupt):
+        return (f"the call was interrupted (KeyboardInterrupt: the stop button, or raised by your function)"
+                f"{learner_line(error)}{for_label}. Run the check again; if it happens again, your function "
+                "raises it.")
     message = short(str(error)) or "(no message)"
-    text = f"your function raised {type(error).__name__}: {message}{learner_line(error)} (for {label})"
+    return f"your function raised {type(error).__name__}: {message}{learner_line(error)}{for_label}"
+
+
+def error_text(exercise: Exercise, error: BaseException, label: str) -> str:
+    text = error_text_plain(error, label)
+    if isinstance(error, (ProcessExit, KeyboardInterrupt)):
+        return text
     for needle, hint in exercise.error_hints:
         if needle.lower() in str(error).lower():
             text += f"\n   Hint: {hint}"
@@ -197,7 +212,33 @@ def copied_message(functions: set) -> str:
 
 
 def run_check(exercise: Exercise, fn: Any, seed: int | None = None, time_limit: float | None = None) -> bool:
-    """Run ``fn`` on fresh cases of ``exercise``, print one verdict and return whether it passed."""
+    """Run ``fn`` on fresh cases of ``exercise``, print one verdict and return whether it passed.
+
+    The check runs in a clean state (gradients on, float32 default dtype) and leaves the notebook's
+    global state as it found it (:func:`.kernel.clean_state`).
+    """
+    with clean_state():
+        return _run_check(exercise, fn, seed, time_limit)
+
+
+def time_limit_message(limit: float, label: str = "") -> str:
+    where_ = f" (for {label})" if label else ""
+    return (f"your function exceeded the time limit: it did not finish within {limit:g} s{where_}. Look for a "
+            "loop that never ends (a `while` whose condition never changes, or a retry loop whose `except:` "
+            "catches every error) or far too much work.")
+
+
+def state_message(outcome, label: str = "") -> str | None:
+    """The first change the call made to the notebook's global state (:mod:`.kernel`), or None."""
+    if not outcome.changes:
+        return None
+    more = len(outcome.changes) - 1
+    where_ = f" (for {label})" if label else ""
+    return (outcome.changes[0].rstrip(".") + where_ + ". The check has put it back."
+            + (f" ({more} more such change{'s' if more > 1 else ''}.)" if more else ""))
+
+
+def _run_check(exercise: Exercise, fn: Any, seed: int | None, time_limit: float | None) -> bool:
     if not callable(fn):
         report(FAIL, exercise.name, f"expected a function, got a {type_name(fn)}. Pass the function itself, "
                "e.g. check(my_function), not check(my_function(...)).")
@@ -216,12 +257,14 @@ def run_check(exercise: Exercise, fn: Any, seed: int | None = None, time_limit: 
     for case in cases:
         args = copy.deepcopy(case.args)
         before = [snapshot(a) for a in args]
-        outcome = call_limited(call, (fn, args), max(0.05, deadline - time.monotonic()))
+        outcome = call_limited(call, (fn, args), max(0.05, deadline - time.monotonic()), watch=args)
         printed += outcome.printed
         if outcome.timed_out:
-            report(FAIL, exercise.name, f"your function did not finish within {limit:g} s (for {case.label}). "
-                   "Look for a loop that never ends (a `while` whose condition never changes) or far too "
-                   "much work.", printed)
+            report(FAIL, exercise.name, time_limit_message(limit, case.label), printed)
+            return False
+        changed = state_message(outcome, case.label)
+        if changed:
+            report(FAIL, exercise.name, changed, printed)
             return False
         if outcome.exited:
             report(FAIL, exercise.name, f"your function called sys.exit() or exit() (for {case.label}); the "
