@@ -230,3 +230,10 @@ def test_the_training_step_optimiser_has_a_smooth_step():
     cases = ch06.TRAIN_STEP.make_cases(np.random.default_rng(0))
     adams = [c.args[1] for c in cases if isinstance(c.args[1], torch.optim.Adam)]
     assert adams and all(a.defaults["eps"] >= 0.1 for a in adams)
+
+
+def test_a_float32_result_is_not_told_about_float64_promotion():
+    from ddpm_lessons.feedback.engine import dtype_message
+    assert "default dtype, float32" in dtype_message(torch.float32, torch.float64)
+    assert "promotes" not in dtype_message(torch.float32, torch.float64)
+    assert "promotes" in dtype_message(torch.float64, torch.float32)

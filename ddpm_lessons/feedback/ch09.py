@@ -14,6 +14,8 @@ from .common import T_RANGE_HINT, TENSOR_HINT, diffusion, float32_tensor, random
 from .engine import Case, Exercise, run_check, variant
 
 GRID_HINT = "Return (alpha_bar, alpha_bar_prev): two 1-D tensors with one entry per step of the grid."
+ALPHA_ONE_HINT = ("division by zero", "at ᾱ = 1 (x_0 itself, the encoder's first step) the factor (1 - ᾱ_prev)/(1 - ᾱ) "
+                  "of σ divides by zero. With η = 0, σ is 0 whatever that factor is: compute σ only when η > 0.")
 
 
 def _alphas_cumprod(betas: np.ndarray) -> Tensor:
@@ -73,6 +75,7 @@ STEP_ALPHAS = Exercise(
     ],
     type_hint=GRID_HINT,
     error_hints=[T_RANGE_HINT],
+    any_float_dtype=True,
 )
 
 
@@ -157,6 +160,7 @@ DDIM_UPDATE = Exercise(
     linear=((0, "x_t"), (1, "eps"), (5, "z")),
     mistakes=UPDATE_MISTAKES,
     type_hint=TENSOR_HINT,
+    error_hints=[ALPHA_ONE_HINT],
 )
 
 
@@ -221,7 +225,7 @@ ENCODE = Exercise(
                 "time up to T.", lambda *a: _encode_with(*a, ascending=False)),
     ],
     type_hint="Return x_T (the last point), a tensor of x0's shape.",
-    error_hints=[T_RANGE_HINT],
+    error_hints=[T_RANGE_HINT, ALPHA_ONE_HINT],
     time_limit=20.0,
 )
 

@@ -100,6 +100,8 @@ class Exercise:
         time_limit: seconds for all the calls of one check.
         own_work: the package's functions that compute this very answer; a learner's function
             that calls one of them is told to write the formula itself (derive, not copy).
+        any_float_dtype: right values are right as float32 or float64 tensors (e.g. ᾱ read off as Python
+            floats into torch.tensor, which is float32 by default).
     """
 
     name: str
@@ -123,6 +125,7 @@ class Exercise:
     atol: float = 1e-5
     time_limit: float = DEFAULT_TIME_LIMIT
     own_work: tuple[Callable, ...] = ()
+    any_float_dtype: bool = False
 
 
 def short(text: str, limit: int = 200) -> str:
@@ -341,11 +344,9 @@ def judge(exercise: Exercise, cases: list[Case], results: list[Any], used_args: 
             return False, f"correct on {len(ok)} of {len(cases)} cases." + also
         for i in ok:
             for leaf, ref in zip(leaves[i], ref_leaves[i]):
-                if leaf.is_tensor and ref.is_tensor and leaf.dtype != ref.dtype:
-                    return False, (f"{where(leaf.path)}the values are right but the tensor has dtype "
-                                   f"{leaf.dtype}, expected {ref.dtype} (the dtype of the inputs). A float64 "
-                                   "tensor made from a numpy array promotes the result: use Python floats, "
-                                   "or torch.as_tensor(a, dtype=x.dtype).")
+                if (leaf.is_tensor and ref.is_tensor and leaf.dtype != ref.dtype
+                        and not (exercise.any_float_dtype and leaf.dtype in (torch.float32, torch.float64))):
+                    return False, f"{where(leaf.path)}" + dtype_message(leaf.dtype, ref.dtype)
         for validator in exercise.after_match:
             for i in ok:
                 message = validator(results[i], used_args[i], cases[i])
@@ -356,6 +357,18 @@ def judge(exercise: Exercise, cases: list[Case], results: list[Any], used_args: 
         if mistake_matches(mistake, exercise, cases, results, expected, leaves, matched, ok):
             return False, mistake.message + also
     return False, diagnose(exercise, cases, leaves, ref_leaves, matched, ok) + also
+
+
+def dtype_message(got: torch.dtype, want: torch.dtype) -> str:
+    """The right values in the wrong dtype: where that dtype usually comes from."""
+    text = f"the values are right but the tensor has dtype {got}, expected {want} (the dtype of the inputs). "
+    if got == torch.float64:
+        return text + ("A float64 tensor made from a numpy array (or np.float64 numbers) promotes the result: use "
+                       "Python floats, or torch.as_tensor(a, dtype=x.dtype).")
+    if got == torch.float32:
+        return text + ("torch.tensor([...]) of Python floats and torch.zeros(...) take torch's default dtype, "
+                       "float32: give them dtype=x.dtype of the input, or build the result from the input itself.")
+    return text + "Give the tensors you create dtype=x.dtype of the input."
 
 
 def mistake_matches(mistake: Mistake, exercise: Exercise, cases, results, expected, leaves, matched,
