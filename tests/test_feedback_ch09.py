@@ -104,6 +104,8 @@ def _update_inplace(x, e, a, ap, eta, z):
 
 
 UPDATE_WRONG = [
+    (lambda x, e, a, ap, eta, z: _update(x, e, a, ap, eta, z, sigma=lambda a, ap, eta: math.sqrt(
+        eta * (1 - ap) / (1 - a) * (1 - a / ap))), "you put η under the root"),
     (_update_package, "calls the package's `ddpm_lessons.sampling.ddim_step`"),   # eq. (9.3) copied, not written
     (lambda x, e, a, ap, eta, z: _update(x, e, a, ap, eta, z,
                                          x0=lambda x, e, a: ((x - math.sqrt(1 - a) * e) / math.sqrt(a)).clamp(-1, 1)),

@@ -90,10 +90,10 @@ def test_every_check_restores_the_kernel_and_a_float64_default_changes_nothing(c
     assert _same(before, _state()), "the check left the kernel changed"
 
 
-@pytest.mark.parametrize("check,fn", [(fb.check_p_sample_step, None), (fb.check_encode, None)])
+@pytest.mark.parametrize("check,fn", [(fb.check_p_sample_step, None), (fb.check_encode, None),
+                                      (fb.check_training_loss, None)])
 def test_a_function_that_freezes_the_model_is_named_and_the_model_restored(check, fn):
-    module = importlib.import_module("test_feedback_ch06" if check is fb.check_p_sample_step else
-                                     "test_feedback_ch09")
+    module = importlib.import_module("test_feedback_ch09" if check is fb.check_encode else "test_feedback_ch06")
     name = check.__name__.removeprefix("check_")
     right = module.RIGHT[name][0]
 

@@ -129,6 +129,9 @@ UPDATE_MISTAKES = [
             lambda *a: _ref_ddim_update(*a, direction=lambda ap, s: (1 - ap) ** 0.5)),
     variant("the direction term's coefficient is √(1 - ᾱ_prev - σ²): a square root is missing.",
             lambda *a: _ref_ddim_update(*a, direction=lambda ap, s: 1 - ap - s**2)),
+    variant("η multiplies the standard deviation σ, outside the square root: σ = η √((1 - ᾱ_prev)/(1 - ᾱ) · "
+            "(1 - ᾱ/ᾱ_prev)); you put η under the root.",
+            lambda *a: _ref_ddim_update(*a, sigma=lambda al, ap, eta: (eta * ddim_sigma(al, ap, 1.0) ** 2) ** 0.5)),
     variant("σ scales linearly with η (η = 1: the posterior standard deviation); you used η².",
             lambda x, e, a, ap, eta, z: _ref_ddim_update(x, e, a, ap, eta**2, z)),
     variant("the posterior variance of the step is (1 - ᾱ_prev)/(1 - ᾱ) · β' with β' = 1 - ᾱ/ᾱ_prev "
