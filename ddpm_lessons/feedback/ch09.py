@@ -86,7 +86,9 @@ def check_step_alphas(fn: Callable, seed: int | None = None) -> bool:
 
 # ----------------------------------------------------------------------------- 9.2 one DDIM step
 def _x0_hat(x_t: Tensor, eps: Tensor, alpha_bar: float) -> Tensor:
-    """x̂_0 of eq. (4.8), by the package: a one-step process with ᾱ_1 = alpha_bar."""
+    """x̂_0 of eq. (4.8), by the package: a one-step process with ᾱ_1 = alpha_bar (at ᾱ = 1, x_t itself)."""
+    if alpha_bar == 1.0:
+        return x_t.double()
     one_step = GaussianDiffusion(np.array([1.0 - alpha_bar]), dtype=torch.float64)
     return one_step.predict_start_from_noise(x_t.double(), 1, eps.double())
 
@@ -102,18 +104,31 @@ def _cases_ddim_update(rng):
         n = int(rng.integers(3, 7))
         cases.append(Case((float32_tensor(rng, (n, 2)), float32_tensor(rng, (n, 2)), a, a_prev, eta,
                            float32_tensor(rng, (n, 2))), f"ᾱ = {a:.3f}, ᾱ_prev = {a_prev:.3f}, η = {eta:.2f}"))
+    a_next, n = float(abar[int(rng.integers(1, T + 1)) - 1]), int(rng.integers(3, 7))   # the encoder's first step
+    cases.append(Case((float32_tensor(rng, (n, 2)), float32_tensor(rng, (n, 2)), 1.0, a_next, 0.0,
+                       float32_tensor(rng, (n, 2))), f"ᾱ = 1 (x_0 itself), ᾱ_prev = {a_next:.3f}, η = 0"))
     return cases
 
 
 def _ref_ddim_update(x_t, eps, alpha_bar, alpha_bar_prev, eta, z, x0=None, sigma=None, direction=None,
                      noise_sign=1.0):
     x_start = _x0_hat(x_t, eps, alpha_bar) if x0 is None else x0(x_t, eps, alpha_bar)
-    s = ddim_sigma(alpha_bar, alpha_bar_prev, eta) if sigma is None else sigma(alpha_bar, alpha_bar_prev, eta)
+    if eta == 0:
+        s = 0.0                                       # σ(0) = 0, also at ᾱ = 1 where eq. (9.4) divides by 0
+    else:
+        s = ddim_sigma(alpha_bar, alpha_bar_prev, eta) if sigma is None else sigma(alpha_bar, alpha_bar_prev, eta)
     if direction is None:
         out = ddim_step(x_start, eps.double(), alpha_bar_prev, s, noise_sign * z.double())
     else:
         out = alpha_bar_prev**0.5 * x_start + direction(alpha_bar_prev, s) * eps.double() + s * z.double()
     return out.to(x_t.dtype)
+
+
+def _finite_at_alpha_one(result, args, case) -> str | None:
+    """An answer that forms σ's factor (1 - ᾱ_prev)/(1 - ᾱ) with tensors at η = 0 gets NaN or inf at ᾱ = 1."""
+    if args[2] == 1.0 and isinstance(result, Tensor) and not bool(torch.isfinite(result).all()):
+        return f"your result contains NaN or infinite values (for {case.label}): {ALPHA_ONE_HINT[1]}"
+    return None
 
 
 def _variance_instead(a, a_prev, eta):
@@ -161,6 +176,7 @@ DDIM_UPDATE = Exercise(
     own_work=(ddim_step, ddim_sigma),
     arg_names=("x_t", "eps", "alpha_bar", "alpha_bar_prev", "eta", "z"),
     linear=((0, "x_t"), (1, "eps"), (5, "z")),
+    validators=[_finite_at_alpha_one],
     mistakes=UPDATE_MISTAKES,
     type_hint=TENSOR_HINT,
     error_hints=[ALPHA_ONE_HINT],
