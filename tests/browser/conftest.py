@@ -75,11 +75,44 @@ def is_local_url(url: str) -> bool:
 # --------------------------------------------------------------------------- markers
 
 
+def pytest_configure(config):
+    config.addinivalue_line(
+        "markers", "page(rel): the built page (e.g. 'book/08_score.html') a browser test reads"
+    )
+
+
+def visited_page(item) -> tuple[str, str] | None:
+    """(screen, page) of a test that reads a page visit (desktop_visit or phone_visit)."""
+    screens = [s for s in ("desktop", "phone") if f"{s}_visit" in item.fixturenames]
+    if len(screens) != 1:
+        return None
+    params = getattr(getattr(item, "callspec", None), "params", {})
+    marker = item.get_closest_marker("page")
+    rel = params.get("rel") or (marker.args[0] if marker else None) or getattr(item.module, "PAGE", None)
+    return (screens[0], rel) if rel else None
+
+
 @pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(config, items):
+    """Mark the browser tests, and group them for pytest-xdist (``--dist loadgroup``): the
+    tests of one page on one screen share a worker (the page is opened once), the other
+    browser tests share a worker per module (a module-scoped JupyterLab starts once).
+
+    Modules that start their own servers come first, the page visits after them, so the
+    longest group is not left for last."""
+    def order(item) -> int:
+        if HERE not in Path(str(item.path)).resolve().parents:
+            return 1
+        return 2 if visited_page(item) else 0
+
     for item in items:
-        if HERE in Path(str(item.path)).resolve().parents:
-            item.add_marker(pytest.mark.browser)
+        if HERE not in Path(str(item.path)).resolve().parents:
+            continue
+        item.add_marker(pytest.mark.browser)
+        visited = visited_page(item)
+        group = ":".join(visited) if visited else f"module:{item.path.name}"
+        item.add_marker(pytest.mark.xdist_group(group))
+    items.sort(key=order)      # stable: the order within each kind is kept
 
 
 _deselected_browser_tests: list[str] = []
@@ -280,3 +313,53 @@ class StaticServer:
         self.httpd.shutdown()
         self.httpd.server_close()
         self.thread.join(timeout=10)
+
+
+# --------------------------------------------------------------------------- the built book, visited
+
+
+@pytest.fixture(scope="session")
+def book_server():
+    """The built book (``make book``) served over http on 127.0.0.1 for the whole session."""
+    from .pages import BUILD
+
+    if not any(BUILD.glob("*.html")):
+        unavailable(f"the book is not built: {BUILD} has no HTML pages (run `make book`)")
+    with StaticServer(BUILD) as server:
+        yield server
+
+
+def _visits(context, server, screen: str):
+    """visit(rel) -> Visit: each page opened once on ``screen``, the result reused."""
+    from .pages import BUILD, visit_page
+
+    visits: dict = {}
+
+    def _visit(rel: str):
+        if rel == "<no build>":
+            unavailable(f"the book is not built: {BUILD} has no HTML pages (run `make book`)")
+        if not (BUILD / rel).is_file():
+            unavailable(f"{rel} is not built: {BUILD / rel} is missing (run `make book`)")
+        if isinstance(visits.get(rel), Exception):
+            raise AssertionError(f"{rel} could not be checked on the {screen}: {visits[rel]}")
+        if rel not in visits:
+            try:
+                visits[rel] = visit_page(context, server.url + rel, rel, screen)
+            except Exception as err:
+                visits[rel] = err
+                raise
+        return visits[rel]
+
+    return _visit
+
+
+@pytest.fixture(scope="session")
+def desktop_visit(browser_context, book_server):
+    """desktop_visit(rel) -> pages.Visit: ``rel`` opened once at 1280 × 900 (see pages.py)."""
+    return _visits(browser_context, book_server, "desktop")
+
+
+@pytest.fixture(scope="session")
+def phone_visit(phone_context, book_server):
+    """phone_visit(rel) -> pages.Visit: ``rel`` opened once on the phone (see pages.py)."""
+    return _visits(phone_context, book_server, "phone")
