@@ -75,44 +75,11 @@ def is_local_url(url: str) -> bool:
 # --------------------------------------------------------------------------- markers
 
 
-def pytest_configure(config):
-    config.addinivalue_line(
-        "markers", "page(rel): the built page (e.g. 'book/08_score.html') a browser test reads"
-    )
-
-
-def visited_page(item) -> tuple[str, str] | None:
-    """(screen, page) of a test that reads a page visit (desktop_visit or phone_visit)."""
-    screens = [s for s in ("desktop", "phone") if f"{s}_visit" in item.fixturenames]
-    if len(screens) != 1:
-        return None
-    params = getattr(getattr(item, "callspec", None), "params", {})
-    marker = item.get_closest_marker("page")
-    rel = params.get("rel") or (marker.args[0] if marker else None) or getattr(item.module, "PAGE", None)
-    return (screens[0], rel) if rel else None
-
-
 @pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(config, items):
-    """Mark the browser tests, and group them for pytest-xdist (``--dist loadgroup``): the
-    tests of one page on one screen share a worker (the page is opened once), the other
-    browser tests share a worker per module (a module-scoped JupyterLab starts once).
-
-    Modules that start their own servers come first, the page visits after them, so the
-    longest group is not left for last."""
-    def order(item) -> int:
-        if HERE not in Path(str(item.path)).resolve().parents:
-            return 1
-        return 2 if visited_page(item) else 0
-
     for item in items:
-        if HERE not in Path(str(item.path)).resolve().parents:
-            continue
-        item.add_marker(pytest.mark.browser)
-        visited = visited_page(item)
-        group = ":".join(visited) if visited else f"module:{item.path.name}"
-        item.add_marker(pytest.mark.xdist_group(group))
-    items.sort(key=order)      # stable: the order within each kind is kept
+        if HERE in Path(str(item.path)).resolve().parents:
+            item.add_marker(pytest.mark.browser)
 
 
 _deselected_browser_tests: list[str] = []

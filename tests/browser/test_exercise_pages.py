@@ -80,7 +80,6 @@ def test_exercise_pages_hold_no_solutions_and_say_what_they_are(desktop_visit, r
     assert "### BEGIN SOLUTION" not in text and "raise NotImplementedError" in text
 
 
-@pytest.mark.page(SIDEBAR_PAGE)
 def test_sidebar_lists_exercise_and_solution_pages_under_different_names(desktop_visit):
     links = [t.strip() for t in desktop_visit(SIDEBAR_PAGE).probe(_exercise_page)["sidebar_links"]]
     assert "Exercises 4: the posterior" in links and "Solutions 4: the posterior" in links
