@@ -280,3 +280,53 @@ class StaticServer:
         self.httpd.shutdown()
         self.httpd.server_close()
         self.thread.join(timeout=10)
+
+
+# --------------------------------------------------------------------------- the built book, visited
+
+
+@pytest.fixture(scope="session")
+def book_server():
+    """The built book (``make book``) served over http on 127.0.0.1 for the whole session."""
+    from .pages import BUILD
+
+    if not any(BUILD.glob("*.html")):
+        unavailable(f"the book is not built: {BUILD} has no HTML pages (run `make book`)")
+    with StaticServer(BUILD) as server:
+        yield server
+
+
+def _visits(context, server, screen: str):
+    """visit(rel) -> Visit: each page opened once on ``screen``, the result reused."""
+    from .pages import BUILD, visit_page
+
+    visits: dict = {}
+
+    def _visit(rel: str):
+        if rel == "<no build>":
+            unavailable(f"the book is not built: {BUILD} has no HTML pages (run `make book`)")
+        if not (BUILD / rel).is_file():
+            unavailable(f"{rel} is not built: {BUILD / rel} is missing (run `make book`)")
+        if isinstance(visits.get(rel), Exception):
+            raise AssertionError(f"{rel} could not be checked on the {screen}: {visits[rel]}")
+        if rel not in visits:
+            try:
+                visits[rel] = visit_page(context, server.url + rel, rel, screen)
+            except Exception as err:
+                visits[rel] = err
+                raise
+        return visits[rel]
+
+    return _visit
+
+
+@pytest.fixture(scope="session")
+def desktop_visit(browser_context, book_server):
+    """desktop_visit(rel) -> pages.Visit: ``rel`` opened once at 1280 × 900 (see pages.py)."""
+    return _visits(browser_context, book_server, "desktop")
+
+
+@pytest.fixture(scope="session")
+def phone_visit(phone_context, book_server):
+    """phone_visit(rel) -> pages.Visit: ``rel`` opened once on the phone (see pages.py)."""
+    return _visits(phone_context, book_server, "phone")
