@@ -39,7 +39,11 @@ from .style import COLORS, STYLE, axis_limit, draw_spiral_curve, spiral_axes, st
 from .validation import check_int, check_points
 
 ANIMATION_DPI = 80
-"""Resolution of animation frames: small enough for a light web page."""
+"""Resolution of animation figures: small enough for a light web page."""
+
+PLAYER_PIXEL_RATIO = 2
+"""Device pixels per CSS pixel of a player's frames: each frame is drawn at twice the size
+the page shows it, so that it stays sharp on a phone or a high-resolution screen."""
 
 MAX_FRAMES = 41
 """Default frame budget of an animation (T = 40 gives exactly 41 frames)."""
@@ -242,9 +246,11 @@ def to_jshtml(animation: Animation, default_mode: str = "once", colors: int | No
     book: the buttons' Font Awesome stylesheet (from a CDN) is dropped and the
     icons become Unicode glyphs, so the page works offline; and the player's
     random element id is replaced by a hash of its content, so re-running a
-    notebook gives the same HTML.  Frames are stored with a palette of ``colors``
-    colours (about half the size of full RGB, with no visible loss for scatter
-    plots); ``colors=None`` keeps them as drawn.  ``default_mode`` is ``"once"``,
+    notebook gives the same HTML.  Frames are drawn at :data:`PLAYER_PIXEL_RATIO` times
+    the size the page shows them (the player's image keeps the figure's size in CSS
+    pixels) and stored with a palette of ``colors`` colours (about half the size of
+    full RGB, with no visible loss for scatter plots); ``colors=None`` keeps them as
+    drawn.  ``default_mode`` is ``"once"``,
     ``"loop"`` or ``"reflect"``.  With ``gif``, the same frames are also written
     to that path as a looping GIF (:func:`save_gif_frames`).  The figure is closed
     afterwards (``close=True``) so that it is not displayed a second time.
@@ -257,12 +263,17 @@ def to_jshtml(animation: Animation, default_mode: str = "once", colors: int | No
     writer = HTMLWriter(fps=animation.fps, embed_frames=True, default_mode=default_mode)
     with matplotlib.rc_context(STYLE), tempfile.TemporaryDirectory() as folder:
         dpi = matplotlib.rcParams["savefig.dpi"]
+        dpi = animation.figure.dpi if dpi == "figure" else dpi
         page = Path(folder) / "player.html"
-        with writer.saving(animation.figure, page, animation.figure.dpi if dpi == "figure" else dpi):
+        with writer.saving(animation.figure, page, PLAYER_PIXEL_RATIO * dpi):
             for k in range(animation.num_frames):
                 animation.update(k)
                 writer.grab_frame()
         html = page.read_text(encoding="utf8")
+    # Shown at the figure's size in CSS pixels (and narrower with the column): PLAYER_PIXEL_RATIO
+    # device pixels per CSS pixel.
+    width = round(animation.figure.get_figwidth() * dpi)
+    html = re.sub(r'<img id="(_anim_img[0-9a-f]+)">', rf'<img id="\1" width="{width}" alt="">', html, count=1)
     if colors is not None:
         html = _PNG_FRAME.sub(lambda match: _with_palette(match, colors), html)
     html = re.sub(r'<link rel="stylesheet"\s+href="https?://[^"]*font-awesome[^"]*">\s*', "", html)
@@ -272,8 +283,10 @@ def to_jshtml(animation: Animation, default_mode: str = "once", colors: int | No
     digest = hashlib.sha1(html.replace(random_id, "").encode()).hexdigest()[:20]
     if close:
         plt.close(animation.figure)
-    if gif is not None:
-        save_gif_frames(player_frames(html), gif, animation.fps)
+    if gif is not None:   # the GIF keeps the shown size: a light file for the top of a page
+        frames = [frame.convert("RGB").resize((frame.width // PLAYER_PIXEL_RATIO, frame.height // PLAYER_PIXEL_RATIO),
+                                              Image.Resampling.LANCZOS) for frame in player_frames(html)]
+        save_gif_frames(frames, gif, animation.fps)
     return html.replace(random_id, digest)
 
 
