@@ -45,6 +45,12 @@ PLAYER_PIXEL_RATIO = 2
 """Device pixels per CSS pixel of a player's frames: each frame is drawn at twice the size
 the page shows it, so that it stays sharp on a phone or a high-resolution screen."""
 
+PLAYER_COLORS = 32
+"""Palette of a player's frames: enough for a scatter plot's few colours and its text's greys."""
+
+GIF_COLORS = 64
+"""Palette of the GIF made beside a player: its frames at the size shown, in this many colours."""
+
 MAX_FRAMES = 41
 """Default frame budget of an animation (T = 40 gives exactly 41 frames)."""
 
@@ -230,11 +236,11 @@ def _png(data: str) -> Image.Image:
 def _with_palette(match: re.Match, colors: int) -> str:
     """A base64 PNG frame of the player, stored again with a palette of ``colors`` colours."""
     buffer = io.BytesIO()
-    _png(match.group(1)).convert("RGB").quantize(colors=colors).save(buffer, format="PNG")
+    _png(match.group(1)).convert("RGB").quantize(colors=colors).save(buffer, format="PNG", optimize=True)
     return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
 
 
-def to_jshtml(animation: Animation, default_mode: str = "once", colors: int | None = 128,
+def to_jshtml(animation: Animation, default_mode: str = "once", colors: int | None = PLAYER_COLORS,
               close: bool = True, gif: str | Path | None = None) -> str:
     """The animation as a self-contained HTML/JavaScript player: matplotlib's own
     (``HTMLWriter``, the player of ``FuncAnimation.to_jshtml``), with play/pause
@@ -248,9 +254,9 @@ def to_jshtml(animation: Animation, default_mode: str = "once", colors: int | No
     random element id is replaced by a hash of its content, so re-running a
     notebook gives the same HTML.  Frames are drawn at :data:`PLAYER_PIXEL_RATIO` times
     the size the page shows them (the player's image keeps the figure's size in CSS
-    pixels) and stored with a palette of ``colors`` colours (about half the size of
-    full RGB, with no visible loss for scatter plots); ``colors=None`` keeps them as
-    drawn.  ``default_mode`` is ``"once"``,
+    pixels) and stored with a palette of ``colors`` colours (a third of the size of
+    full RGB, with no visible loss for scatter plots, which use a handful of colours and
+    the greys of their text); ``colors=None`` keeps them as drawn.  ``default_mode`` is ``"once"``,
     ``"loop"`` or ``"reflect"``.  With ``gif``, the same frames are also written
     to that path as a looping GIF (:func:`save_gif_frames`).  The figure is closed
     afterwards (``close=True``) so that it is not displayed a second time.
@@ -283,9 +289,9 @@ def to_jshtml(animation: Animation, default_mode: str = "once", colors: int | No
     digest = hashlib.sha1(html.replace(random_id, "").encode()).hexdigest()[:20]
     if close:
         plt.close(animation.figure)
-    if gif is not None:   # the GIF keeps the shown size: a light file for the top of a page
-        frames = [frame.convert("RGB").resize((frame.width // PLAYER_PIXEL_RATIO, frame.height // PLAYER_PIXEL_RATIO),
-                                              Image.Resampling.LANCZOS) for frame in player_frames(html)]
+    if gif is not None:   # at the size shown (blocks of pixels averaged), 64 colours: a light file
+        frames = [frame.convert("RGB").reduce(PLAYER_PIXEL_RATIO).quantize(GIF_COLORS, dither=Image.Dither.NONE)
+                  for frame in player_frames(html)]
         save_gif_frames(frames, gif, animation.fps)
     return html.replace(random_id, digest)
 

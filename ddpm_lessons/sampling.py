@@ -278,7 +278,9 @@ def strided_ddpm(betas: np.ndarray, model: Denoiser, timesteps: np.ndarray, vari
     """DDPM on the grid: the process with betas β'_k of eq. (9.7) and the model at τ_k.
 
     Sample with ``diffusion.p_sample_loop(respaced_model, shape)``; its variance
-    is β̃'_k (``"posterior"``) or β'_k (``"beta"``).
+    is β̃'_k (``"posterior"``) or β'_k (``"beta"``).  The code of Nichol & Dhariwal
+    (2021) calls this *respacing* (``respace.py`` in their improved-diffusion
+    repository), whence the names here.
     """
     diffusion = GaussianDiffusion(respaced_betas(betas, timesteps), dtype=dtype, variance_type=variance_type)
     return diffusion, RespacedModel(model, timesteps)

@@ -121,7 +121,7 @@ def test_to_jshtml_shows_every_frame_offline_and_is_reproducible():
     assert len(images) == 12
     data = re.search(r'frames\[0\] = "data:image/png;base64,([^"]+)"', html).group(1)
     with Image.open(io.BytesIO(base64.b64decode(data))) as frame:
-        assert frame.mode == "P" and len(frame.getcolors()) <= 128   # stored with a palette
+        assert frame.mode == "P" and len(frame.getcolors()) <= animation.PLAYER_COLORS   # with a palette
     full = animation.to_jshtml(animation.animate_points(frames[:3]), colors=None)
     assert full.count("data:image/png;base64,") == 3
     assert np.abs(images[0] - images[1]).sum() > 0         # the points moved
