@@ -21,6 +21,16 @@ pytestmark = pytest.mark.browser
 
 MIN_DEVICE_PIXELS_PER_CSS_PIXEL = 1.5
 BOOK_PAGES = [rel for rel in PAGES if rel.startswith("book/")] or ["<no build>"]
+# Pages whose fix is still to come: their prose (inline formulas) or their stored players
+# (drawn before players had two device pixels per CSS pixel; re-executing the chapter fixes
+# them). Strict: a page that passes must leave this list.
+WIDE_FORMULAS_TO_FIX = {"book/08_score.html", "book/09_fewer_steps.html", "book/10_guidance.html"}
+PLAYERS_TO_REDRAW = {"book/07_optimal_solutions.html"}
+
+
+def _known(rel: str, pages: set[str], reason: str):
+    marks = [pytest.mark.xfail(strict=True, reason=reason)] if rel in pages else []
+    return pytest.param(rel, marks=marks, id=rel)
 
 MEASURE_JS = r"""
 () => {
@@ -68,7 +78,8 @@ def measured(phone_context):
         yield measure
 
 
-@pytest.mark.parametrize("rel", BOOK_PAGES)
+@pytest.mark.parametrize("rel", [_known(rel, WIDE_FORMULAS_TO_FIX, "inline formulas still to break")
+                                 for rel in BOOK_PAGES])
 def test_no_inline_formula_is_wider_than_the_column(measured, rel):
     if rel == "<no build>":
         unavailable(f"the book is not built: {BUILD} has no HTML pages (run `make book`)")
@@ -79,7 +90,8 @@ def test_no_inline_formula_is_wider_than_the_column(measured, rel):
                       f"(break them into display math):\n  " + "\n  ".join(wide))
 
 
-@pytest.mark.parametrize("rel", BOOK_PAGES)
+@pytest.mark.parametrize("rel", [_known(rel, PLAYERS_TO_REDRAW, "players stored at 1x: re-execute the chapter")
+                                 for rel in BOOK_PAGES])
 def test_images_have_enough_device_pixels(measured, rel):
     if rel == "<no build>":
         unavailable(f"the book is not built: {BUILD} has no HTML pages (run `make book`)")
