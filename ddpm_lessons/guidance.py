@@ -88,7 +88,11 @@ def check_guidance_scale(w: float) -> float:
 
 
 def guided_noise(eps_cond: Tensor, eps_uncond: Tensor, w: float) -> Tensor:
-    """ε̃ = (1 + w) ε(x, t, c) − w ε(x, t, ∅), eq. (10.7) (Ho & Salimans 2022), for w >= 0."""
+    """ε̃ = (1 + w) ε(x, t, c) − w ε(x, t, ∅), eq. (10.7) (Ho & Salimans 2022), for w >= 0.
+
+    Libraries such as diffusers (``guidance_scale``) and the Imagen paper write the same
+    line as ε(x, t, ∅) + s (ε(x, t, c) − ε(x, t, ∅)) with s = 1 + w: their s = 1 is w = 0.
+    """
     w = check_guidance_scale(w)
     if eps_cond.shape != eps_uncond.shape:
         raise ValueError(f"the two noise predictions must have the same shape, got "

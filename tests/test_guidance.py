@@ -64,6 +64,10 @@ def test_guided_noise_by_hand_and_linear_in_w():
     # ε̃ is affine in w with slope ε_c − ε_∅: extrapolated to w = −1 it is the unconditional ε_∅
     g0, g1 = guidance.guided_noise(cond, uncond, 0.0), guidance.guided_noise(cond, uncond, 1.0)
     torch.testing.assert_close(g0 - (g1 - g0), uncond)
+    # the libraries' form, ε_∅ + s (ε_c − ε_∅) with guidance scale s = 1 + w
+    for w in (0.0, 0.5, 3.0):
+        s = 1 + w
+        torch.testing.assert_close(guidance.guided_noise(cond, uncond, w), uncond + s * (cond - uncond))
 
 
 @pytest.mark.parametrize("w", [-1.0, -0.1, float("nan"), float("inf"), "2", True])
