@@ -289,16 +289,30 @@ def to_jshtml(animation: Animation, default_mode: str = "once", colors: int | No
     digest = hashlib.sha1(html.replace(random_id, "").encode()).hexdigest()[:20]
     if close:
         plt.close(animation.figure)
-    if gif is not None:   # at the size shown (blocks of pixels averaged), 64 colours: a light file
-        frames = [frame.convert("RGB").reduce(PLAYER_PIXEL_RATIO).quantize(GIF_COLORS, dither=Image.Dither.NONE)
-                  for frame in player_frames(html)]
-        save_gif_frames(frames, gif, animation.fps)
-    return html.replace(random_id, digest)
+    html = html.replace(random_id, digest)
+    if gif is not None:
+        save_gif_frames(gif_frames(html), gif, animation.fps)
+    return html
 
 
 def player_frames(html: str) -> list[Image.Image]:
     """The frames of a player made by :func:`to_jshtml`, in order, as Pillow images."""
     return [_png(data) for data in _PNG_FRAME.findall(html)]
+
+
+def gif_frames(html: str) -> list[Image.Image]:
+    """The frames of a player at the size its page shows them, for a light GIF.
+
+    Frames drawn at :data:`PLAYER_PIXEL_RATIO` times the ``<img>``'s width are averaged
+    over blocks of that many pixels each way and stored in :data:`GIF_COLORS` colours;
+    frames drawn at the size shown (players made before the ratio) are kept as they are.
+    """
+    frames = player_frames(html)
+    shown = re.search(r'<img id="_anim_img[0-9a-f]+" width="(\d+)"', html)
+    ratio = 1 if shown is None or not frames else max(1, round(frames[0].width / int(shown.group(1))))
+    if ratio == 1:
+        return frames
+    return [frame.convert("RGB").reduce(ratio).quantize(GIF_COLORS, dither=Image.Dither.NONE) for frame in frames]
 
 
 def save_gif_frames(frames: Sequence[Image.Image], path: str | Path, fps: float) -> Path:

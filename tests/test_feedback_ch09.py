@@ -104,6 +104,8 @@ def _update_inplace(x, e, a, ap, eta, z):
 
 
 UPDATE_WRONG = [
+    (lambda x, e, a, ap, eta, z: _update(x, e, a, ap, eta, z, sigma=lambda a, ap, eta: math.sqrt(
+        eta * (1 - ap) / (1 - a) * (1 - a / ap))), "you put η under the root"),
     (_update_package, "calls the package's `ddpm_lessons.sampling.ddim_step`"),   # eq. (9.3) copied, not written
     (lambda x, e, a, ap, eta, z: _update(x, e, a, ap, eta, z,
                                          x0=lambda x, e, a: ((x - math.sqrt(1 - a) * e) / math.sqrt(a)).clamp(-1, 1)),
@@ -214,9 +216,44 @@ def test_encode_accepts(fn):
 
 # ----------------------------------------------------------------------------- the tables
 WRONG = {"step_alphas": STEP_ALPHAS_WRONG, "ddim_update": UPDATE_WRONG, "encode": ENCODE_WRONG}
-RIGHT = {"step_alphas": [_pairs, _pairs_loop, _pairs_padded],
+def _pairs_python_floats(a, grid):
+    """ᾱ read off as Python floats into torch.tensor (float32 by default)."""
+    values = [float(a[t - 1]) for t in grid]
+    return torch.tensor(values), torch.tensor(values[1:] + [1.0])
+
+
+def _encode_with_update(model, x0, timesteps, alphas_cumprod):
+    """The encoder built on a DDIM step that handles ᾱ = 1 (σ only when η > 0), as its hint suggests."""
+    def update(x, eps, a, a_next, eta, z):
+        sigma = eta * ((1 - a_next) / (1 - a) * (1 - a / a_next)) ** 0.5 if eta > 0 else 0.0
+        x0_hat = (x - (1 - a) ** 0.5 * eps) / a ** 0.5
+        return a_next ** 0.5 * x0_hat + (1 - a_next - sigma**2) ** 0.5 * eps + sigma * z
+    x, a = x0, 1.0
+    with torch.no_grad():
+        for t in reversed(timesteps):
+            eps = model(x, torch.full((x.shape[0],), t, dtype=torch.long))
+            x, a = update(x, eps, a, float(alphas_cumprod[t - 1]), 0.0, 0), float(alphas_cumprod[t - 1])
+    return x
+
+
+def _encode_zero_division(model, x0, timesteps, alphas_cumprod):
+    """The same, with a DDIM step that computes σ's factor even when η = 0: it divides by 1 - ᾱ = 0."""
+    x, a = x0, 1.0
+    with torch.no_grad():
+        for t in reversed(timesteps):
+            eps = model(x, torch.full((x.shape[0],), t, dtype=torch.long))
+            a_next = float(alphas_cumprod[t - 1])
+            sigma = 0.0 * ((1 - a_next) / (1 - a) * (1 - a / a_next)) ** 0.5
+            x = a_next ** 0.5 * (x - (1 - a) ** 0.5 * eps) / a ** 0.5 + (1 - a_next - sigma**2) ** 0.5 * eps
+            a = a_next
+    return x
+
+
+ENCODE_WRONG.append((_encode_zero_division, "compute σ only when η > 0"))
+
+RIGHT = {"step_alphas": [_pairs, _pairs_loop, _pairs_padded, _pairs_python_floats],
          "ddim_update": [_update, _update_torch, _update_coefficients],
-         "encode": [_encode, _encode_indices, _encode_package_step]}
+         "encode": [_encode, _encode_indices, _encode_package_step, _encode_with_update]}
 
 
 # ----------------------------------------------------------------------------- questions

@@ -14,6 +14,8 @@ from .common import T_RANGE_HINT, TENSOR_HINT, diffusion, float32_tensor, random
 from .engine import Case, Exercise, run_check, variant
 
 GRID_HINT = "Return (alpha_bar, alpha_bar_prev): two 1-D tensors with one entry per step of the grid."
+ALPHA_ONE_HINT = ("division by zero", "at ᾱ = 1 (x_0 itself, the encoder's first step) the factor (1 - ᾱ_prev)/(1 - ᾱ) "
+                  "of σ divides by zero. With η = 0, σ is 0 whatever that factor is: compute σ only when η > 0.")
 
 
 def _alphas_cumprod(betas: np.ndarray) -> Tensor:
@@ -73,6 +75,7 @@ STEP_ALPHAS = Exercise(
     ],
     type_hint=GRID_HINT,
     error_hints=[T_RANGE_HINT],
+    any_float_dtype=True,
 )
 
 
@@ -126,6 +129,9 @@ UPDATE_MISTAKES = [
             lambda *a: _ref_ddim_update(*a, direction=lambda ap, s: (1 - ap) ** 0.5)),
     variant("the direction term's coefficient is √(1 - ᾱ_prev - σ²): a square root is missing.",
             lambda *a: _ref_ddim_update(*a, direction=lambda ap, s: 1 - ap - s**2)),
+    variant("η multiplies the standard deviation σ, outside the square root: σ = η √((1 - ᾱ_prev)/(1 - ᾱ) · "
+            "(1 - ᾱ/ᾱ_prev)); you put η under the root.",
+            lambda *a: _ref_ddim_update(*a, sigma=lambda al, ap, eta: (eta * ddim_sigma(al, ap, 1.0) ** 2) ** 0.5)),
     variant("σ scales linearly with η (η = 1: the posterior standard deviation); you used η².",
             lambda x, e, a, ap, eta, z: _ref_ddim_update(x, e, a, ap, eta**2, z)),
     variant("the posterior variance of the step is (1 - ᾱ_prev)/(1 - ᾱ) · β' with β' = 1 - ᾱ/ᾱ_prev "
@@ -157,6 +163,7 @@ DDIM_UPDATE = Exercise(
     linear=((0, "x_t"), (1, "eps"), (5, "z")),
     mistakes=UPDATE_MISTAKES,
     type_hint=TENSOR_HINT,
+    error_hints=[ALPHA_ONE_HINT],
 )
 
 
@@ -221,7 +228,7 @@ ENCODE = Exercise(
                 "time up to T.", lambda *a: _encode_with(*a, ascending=False)),
     ],
     type_hint="Return x_T (the last point), a tensor of x0's shape.",
-    error_hints=[T_RANGE_HINT],
+    error_hints=[T_RANGE_HINT, ALPHA_ONE_HINT],
     time_limit=20.0,
 )
 
