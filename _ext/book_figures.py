@@ -19,7 +19,7 @@ from pathlib import Path
 
 import nbformat
 
-from ddpm_lessons.animation import player_frames, save_gif_frames
+from ddpm_lessons.animation import gif_frames, save_gif_frames
 
 SOURCE = Path("book") / "06_training_sampling.ipynb"
 GIF = Path("book") / "figures" / "reverse_process.gif"
@@ -41,12 +41,13 @@ def stored_player(notebook: Path) -> str:
 
 
 def gif_bytes(player: str) -> bytes:
-    """The player's frames as a GIF that loops forever, at the player's frame rate."""
+    """The player's frames, at the size the page shows them, as a GIF that loops forever,
+    at the player's frame rate."""
     interval = _INTERVAL.search(player)
     if interval is None:
         raise RuntimeError("the stored player has no frame interval")
     with tempfile.TemporaryDirectory() as folder:
-        path = save_gif_frames(player_frames(player), Path(folder) / "player.gif",
+        path = save_gif_frames(gif_frames(player), Path(folder) / "player.gif",
                                fps=1000 / float(interval.group(1)))
         return path.read_bytes()
 

@@ -39,7 +39,17 @@ from .style import COLORS, STYLE, axis_limit, draw_spiral_curve, spiral_axes, st
 from .validation import check_int, check_points
 
 ANIMATION_DPI = 80
-"""Resolution of animation frames: small enough for a light web page."""
+"""Resolution of animation figures: small enough for a light web page."""
+
+PLAYER_PIXEL_RATIO = 2
+"""Device pixels per CSS pixel of a player's frames: each frame is drawn at twice the size
+the page shows it, so that it stays sharp on a phone or a high-resolution screen."""
+
+PLAYER_COLORS = 32
+"""Palette of a player's frames: enough for a scatter plot's few colours and its text's greys."""
+
+GIF_COLORS = 64
+"""Palette of the GIF made beside a player: its frames at the size shown, in this many colours."""
 
 MAX_FRAMES = 41
 """Default frame budget of an animation (T = 40 gives exactly 41 frames)."""
@@ -226,11 +236,11 @@ def _png(data: str) -> Image.Image:
 def _with_palette(match: re.Match, colors: int) -> str:
     """A base64 PNG frame of the player, stored again with a palette of ``colors`` colours."""
     buffer = io.BytesIO()
-    _png(match.group(1)).convert("RGB").quantize(colors=colors).save(buffer, format="PNG")
+    _png(match.group(1)).convert("RGB").quantize(colors=colors).save(buffer, format="PNG", optimize=True)
     return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
 
 
-def to_jshtml(animation: Animation, default_mode: str = "once", colors: int | None = 128,
+def to_jshtml(animation: Animation, default_mode: str = "once", colors: int | None = PLAYER_COLORS,
               close: bool = True, gif: str | Path | None = None) -> str:
     """The animation as a self-contained HTML/JavaScript player: matplotlib's own
     (``HTMLWriter``, the player of ``FuncAnimation.to_jshtml``), with play/pause
@@ -242,9 +252,11 @@ def to_jshtml(animation: Animation, default_mode: str = "once", colors: int | No
     book: the buttons' Font Awesome stylesheet (from a CDN) is dropped and the
     icons become Unicode glyphs, so the page works offline; and the player's
     random element id is replaced by a hash of its content, so re-running a
-    notebook gives the same HTML.  Frames are stored with a palette of ``colors``
-    colours (about half the size of full RGB, with no visible loss for scatter
-    plots); ``colors=None`` keeps them as drawn.  ``default_mode`` is ``"once"``,
+    notebook gives the same HTML.  Frames are drawn at :data:`PLAYER_PIXEL_RATIO` times
+    the size the page shows them (the player's image keeps the figure's size in CSS
+    pixels) and stored with a palette of ``colors`` colours (a third of the size of
+    full RGB, with no visible loss for scatter plots, which use a handful of colours and
+    the greys of their text); ``colors=None`` keeps them as drawn.  ``default_mode`` is ``"once"``,
     ``"loop"`` or ``"reflect"``.  With ``gif``, the same frames are also written
     to that path as a looping GIF (:func:`save_gif_frames`).  The figure is closed
     afterwards (``close=True``) so that it is not displayed a second time.
@@ -257,12 +269,17 @@ def to_jshtml(animation: Animation, default_mode: str = "once", colors: int | No
     writer = HTMLWriter(fps=animation.fps, embed_frames=True, default_mode=default_mode)
     with matplotlib.rc_context(STYLE), tempfile.TemporaryDirectory() as folder:
         dpi = matplotlib.rcParams["savefig.dpi"]
+        dpi = animation.figure.dpi if dpi == "figure" else dpi
         page = Path(folder) / "player.html"
-        with writer.saving(animation.figure, page, animation.figure.dpi if dpi == "figure" else dpi):
+        with writer.saving(animation.figure, page, PLAYER_PIXEL_RATIO * dpi):
             for k in range(animation.num_frames):
                 animation.update(k)
                 writer.grab_frame()
         html = page.read_text(encoding="utf8")
+    # Shown at the figure's size in CSS pixels (and narrower with the column): PLAYER_PIXEL_RATIO
+    # device pixels per CSS pixel.
+    width = round(animation.figure.get_figwidth() * dpi)
+    html = re.sub(r'<img id="(_anim_img[0-9a-f]+)">', rf'<img id="\1" width="{width}" alt="">', html, count=1)
     if colors is not None:
         html = _PNG_FRAME.sub(lambda match: _with_palette(match, colors), html)
     html = re.sub(r'<link rel="stylesheet"\s+href="https?://[^"]*font-awesome[^"]*">\s*', "", html)
@@ -272,14 +289,30 @@ def to_jshtml(animation: Animation, default_mode: str = "once", colors: int | No
     digest = hashlib.sha1(html.replace(random_id, "").encode()).hexdigest()[:20]
     if close:
         plt.close(animation.figure)
+    html = html.replace(random_id, digest)
     if gif is not None:
-        save_gif_frames(player_frames(html), gif, animation.fps)
-    return html.replace(random_id, digest)
+        save_gif_frames(gif_frames(html), gif, animation.fps)
+    return html
 
 
 def player_frames(html: str) -> list[Image.Image]:
     """The frames of a player made by :func:`to_jshtml`, in order, as Pillow images."""
     return [_png(data) for data in _PNG_FRAME.findall(html)]
+
+
+def gif_frames(html: str) -> list[Image.Image]:
+    """The frames of a player at the size its page shows them, for a light GIF.
+
+    Frames drawn at :data:`PLAYER_PIXEL_RATIO` times the ``<img>``'s width are averaged
+    over blocks of that many pixels each way and stored in :data:`GIF_COLORS` colours;
+    frames drawn at the size shown (players made before the ratio) are kept as they are.
+    """
+    frames = player_frames(html)
+    shown = re.search(r'<img id="_anim_img[0-9a-f]+" width="(\d+)"', html)
+    ratio = 1 if shown is None or not frames else max(1, round(frames[0].width / int(shown.group(1))))
+    if ratio == 1:
+        return frames
+    return [frame.convert("RGB").reduce(ratio).quantize(GIF_COLORS, dither=Image.Dither.NONE) for frame in frames]
 
 
 def save_gif_frames(frames: Sequence[Image.Image], path: str | Path, fps: float) -> Path:

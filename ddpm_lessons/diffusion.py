@@ -112,6 +112,22 @@ class GaussianDiffusion(nn.Module):
         if not torch.isfinite(x).all():
             raise ValueError(f"{name} contains NaN or infinite values")
 
+    @staticmethod
+    def check_model_output(eps: Tensor, x_t: Tensor, i: Tensor) -> Tensor:
+        """Refuse a predicted noise ``eps`` of another shape than ``x_t`` (no silent
+        broadcasting) or holding NaN/inf values; ``i`` holds the steps' indices t - 1."""
+        if not isinstance(eps, Tensor) or eps.shape != x_t.shape:
+            shape = tuple(eps.shape) if isinstance(eps, Tensor) else type(eps).__name__
+            raise ValueError(f"the model must return noise of x's shape {tuple(x_t.shape)}, got {shape}")
+        bad = ~torch.isfinite(eps).reshape(eps.shape[0], -1).all(dim=1)
+        if bool(bad.any()):
+            steps = sorted({int(t) + 1 for t in i[bad]})
+            raise ValueError(f"the model returned NaN or infinite noise for {int(bad.sum())} of "
+                             f"{eps.shape[0]} rows at t = {', '.join(map(str, steps[:5]))}"
+                             f"{' …' if len(steps) > 5 else ''}: check its weights (a diverged "
+                             "training run leaves NaN in them)")
+        return eps
+
     def _same_shape(self, a: Tensor, b: Tensor, what: str) -> None:
         if a.shape != b.shape:
             raise ValueError(f"{what}: shapes must match, got {tuple(a.shape)} and {tuple(b.shape)}")
@@ -223,10 +239,7 @@ class GaussianDiffusion(nn.Module):
 
     def _p_mean_variance(self, model: Denoiser, x_t: Tensor, i: Tensor, clip_denoised: bool):
         self.check_model(model)
-        eps = model(x_t, i + 1)
-        if eps.shape != x_t.shape:
-            raise ValueError(f"the model must return noise of x's shape {tuple(x_t.shape)}, "
-                             f"got {tuple(eps.shape)}")
+        eps = self.check_model_output(model(x_t, i + 1), x_t, i)
         x_start = self._predict_start(x_t, i, eps)
         if clip_denoised:
             x_start = x_start.clamp(-1.0, 1.0)

@@ -88,7 +88,11 @@ def check_guidance_scale(w: float) -> float:
 
 
 def guided_noise(eps_cond: Tensor, eps_uncond: Tensor, w: float) -> Tensor:
-    """ε̃ = (1 + w) ε(x, t, c) − w ε(x, t, ∅), eq. (10.7) (Ho & Salimans 2022), for w >= 0."""
+    """ε̃ = (1 + w) ε(x, t, c) − w ε(x, t, ∅), eq. (10.7) (Ho & Salimans 2022), for w >= 0.
+
+    Libraries such as diffusers (``guidance_scale``) and the Imagen paper write the same
+    line as ε(x, t, ∅) + s (ε(x, t, c) − ε(x, t, ∅)) with s = 1 + w: their s = 1 is w = 0.
+    """
     w = check_guidance_scale(w)
     if eps_cond.shape != eps_uncond.shape:
         raise ValueError(f"the two noise predictions must have the same shape, got "
@@ -137,17 +141,29 @@ class GuidedDenoiser(nn.Module):
 
     def forward(self, x: Tensor, t: Tensor | int) -> Tensor:
         labels = self.model.check_labels(self.labels, x.shape[0])
-        if self.w == 0.0 or (self.interval is not None and not isinstance(t, Tensor)
-                             and not self.interval[0] <= t <= self.interval[1]):
+        inside = self._inside(t, x.shape[0])
+        if self.w == 0.0 or not bool(inside.any()):
             return self.model(x, t, labels)
-        both_t = torch.cat([t, t]) if isinstance(t, Tensor) else t
-        null = torch.full_like(labels, self.model.null_label)
-        eps_cond, eps_uncond = self.model(torch.cat([x, x]), both_t, torch.cat([labels, null])).chunk(2)
-        guided = guided_noise(eps_cond, eps_uncond, self.w)
-        if self.interval is None or not isinstance(t, Tensor):
-            return guided
-        inside = (t >= self.interval[0]) & (t <= self.interval[1])   # one flag per row
-        return torch.where(inside.reshape(-1, *(1,) * (guided.ndim - 1)), guided, eps_cond)
+        if bool(inside.all()):       # every row guided: one call on the doubled batch
+            both_t = torch.cat([t, t]) if isinstance(t, Tensor) else t
+            null = torch.full_like(labels, self.model.null_label)
+            eps_cond, eps_uncond = self.model(torch.cat([x, x]), both_t, torch.cat([labels, null])).chunk(2)
+            return guided_noise(eps_cond, eps_uncond, self.w)
+        # Some rows outside the interval: the null prediction only for the rows inside.
+        rows = inside.nonzero().squeeze(1)
+        null = torch.full((rows.shape[0],), self.model.null_label, dtype=labels.dtype, device=labels.device)
+        eps = self.model(torch.cat([x, x[rows]]), torch.cat([t, t[rows]]), torch.cat([labels, null]))
+        eps_cond, eps_uncond = eps[:x.shape[0]], eps[x.shape[0]:]
+        return eps_cond.index_copy(0, rows, guided_noise(eps_cond[rows], eps_uncond, self.w))
+
+    def _inside(self, t: Tensor | int, batch_size: int) -> Tensor:
+        """One flag per row: is its step inside the guidance interval (every step without one)?"""
+        if isinstance(t, Tensor):
+            t = t.reshape(-1).expand(batch_size) if t.numel() == 1 else t
+            lo, hi = self.interval or (1, self.num_timesteps)
+            return (t >= lo) & (t <= hi)
+        inside = self.interval is None or self.interval[0] <= t <= self.interval[1]
+        return torch.full((batch_size,), bool(inside))
 
 
 def drop_labels(labels: Tensor, p: float, null_label: int, generator: torch.Generator | None = None

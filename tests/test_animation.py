@@ -121,12 +121,24 @@ def test_to_jshtml_shows_every_frame_offline_and_is_reproducible():
     assert len(images) == 12
     data = re.search(r'frames\[0\] = "data:image/png;base64,([^"]+)"', html).group(1)
     with Image.open(io.BytesIO(base64.b64decode(data))) as frame:
-        assert frame.mode == "P" and len(frame.getcolors()) <= 128   # stored with a palette
+        assert frame.mode == "P" and len(frame.getcolors()) <= animation.PLAYER_COLORS   # with a palette
     full = animation.to_jshtml(animation.animate_points(frames[:3]), colors=None)
     assert full.count("data:image/png;base64,") == 3
     assert np.abs(images[0] - images[1]).sum() > 0         # the points moved
     with pytest.raises(ValueError, match="default_mode"):
         animation.to_jshtml(again, default_mode="bounce")
+
+
+def test_player_frames_have_two_device_pixels_per_css_pixel():
+    """The page shows a frame at the figure's size, 3.6 × 3.75 inches at the style's 90 dpi
+    (the <img> is 324 CSS pixels wide); the frame holds twice as many pixels each way,
+    648 × 674 or 675 (matplotlib rounds), so a phone or a high-resolution screen draws it sharp."""
+    anim = animation.animate_points(frames_of(3))
+    assert tuple(anim.figure.get_size_inches()) == (3.6, 3.75)
+    html = animation.to_jshtml(anim)
+    assert re.search(r'<img id="_anim_img[0-9a-f]+" width="324" alt="">', html)
+    frames = png_frames(html)
+    assert len(frames) == 3 and all(frame.shape[1] == 648 and frame.shape[0] in (674, 675) for frame in frames)
 
 
 def test_player_frames_show_the_clouds_where_they_are():
@@ -157,8 +169,12 @@ def test_the_gif_holds_the_players_frames(tmp_path, hold, expected):
             pictures.append(np.asarray(gif.convert("RGB")))
     assert durations[0] == 100
     assert durations[-1] == 100 * (hold + 1)               # the held frame is stored once
-    for k in range(expected):                              # the same pictures as the player
-        np.testing.assert_array_equal(pictures[k], player[k])
+    for k in range(expected):   # the player's pictures at the size shown: 2×2 blocks averaged
+        h, w = pictures[k].shape[:2]
+        assert player[k].shape[:2] in {(2 * h, 2 * w), (2 * h + 1, 2 * w)}
+        shrunk = player[k][:2 * h].reshape(h, 2, w, 2, 3).mean(axis=(1, 3))
+        assert np.abs(pictures[k] - shrunk).mean() < 4.0, k
+    assert np.abs(pictures[0].astype(float) - pictures[-1]).max() > 100   # and they move
     with pytest.raises(ValueError, match="must be a path ending in .gif"):
         animation.to_jshtml(animation.animate_points(frames_of(2)), gif=tmp_path / "x.mp4")
     with pytest.raises(ValueError, match="at least one frame"):

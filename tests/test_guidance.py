@@ -64,6 +64,10 @@ def test_guided_noise_by_hand_and_linear_in_w():
     # ε̃ is affine in w with slope ε_c − ε_∅: extrapolated to w = −1 it is the unconditional ε_∅
     g0, g1 = guidance.guided_noise(cond, uncond, 0.0), guidance.guided_noise(cond, uncond, 1.0)
     torch.testing.assert_close(g0 - (g1 - g0), uncond)
+    # the libraries' form, ε_∅ + s (ε_c − ε_∅) with guidance scale s = 1 + w
+    for w in (0.0, 0.5, 3.0):
+        s = 1 + w
+        torch.testing.assert_close(guidance.guided_noise(cond, uncond, w), uncond + s * (cond - uncond))
 
 
 @pytest.mark.parametrize("w", [-1.0, -0.1, float("nan"), float("inf"), "2", True])
@@ -275,3 +279,56 @@ def test_conditional_recipe_refuses_options_its_loop_does_not_have():
         with pytest.raises(ValueError, match="train_conditional has no weight average"):
             dataclasses.replace(base, **change).train()
     assert guidance.GUIDANCE_RECIPE.ema_decay is None
+
+
+def _calls(model):
+    """Record (batch size, number of null-label rows) of every call of ``model``."""
+    seen = []
+    model.register_forward_pre_hook(
+        lambda module, args: seen.append((args[0].shape[0], int((torch.as_tensor(args[2]) == 3).sum()))))
+    return seen
+
+
+def test_null_branch_only_inside_the_interval_when_t_is_a_tensor(model):
+    x = torch.randn(6, 2, generator=torch.Generator().manual_seed(17))
+    labels = torch.tensor([0, 1, 2, 0, 1, 2])
+    denoiser = guidance.GuidedDenoiser(model, labels, 2.0, interval=(5, 10))
+    seen = _calls(model)
+    outside = denoiser(x, torch.full((6,), 12))
+    assert seen == [(6, 0)]                           # one call, no null rows
+    torch.testing.assert_close(outside, model(x, 12, labels), rtol=0, atol=0)
+    seen.clear()
+    t = torch.tensor([1, 5, 7, 10, 11, 20])           # rows 1, 2, 3 inside
+    mixed = denoiser(x, t)
+    assert seen == [(9, 3)]                           # the null prediction for those three rows only
+    for row in range(6):                              # each row against the formula on its own
+        tr, cr = int(t[row]), labels[row:row + 1]
+        cond = model(x[row:row + 1], tr, cr)
+        expected = 3.0 * cond - 2.0 * model(x[row:row + 1], tr, 3) if 5 <= tr <= 10 else cond
+        torch.testing.assert_close(mixed[row:row + 1], expected, rtol=1e-5, atol=1e-6)
+    seen.clear()
+    denoiser(x, torch.full((6,), 7))
+    assert seen == [(12, 6)]                          # all inside: one call on the doubled batch
+
+
+def test_sampling_with_an_interval_calls_the_null_label_inside_it_only(model, diffusion):
+    seen = _calls(model)
+    guidance.sample(model, diffusion, 1, 8, 2.0, torch.Generator().manual_seed(18), (4, 9))
+    assert len(seen) == T
+    assert sum(null for _, null in seen) == 8 * 6     # steps 4 … 9, eight rows each
+    assert sorted(size for size, _ in seen) == [8] * (T - 6) + [16] * 6
+
+
+def test_a_model_with_nan_weights_is_named_through_the_guided_denoiser(model, diffusion):
+    with torch.no_grad():
+        model.label_embedding.weight[3] = float("nan")          # the null label's row
+    # w = 0 never calls the null label: no NaN reaches the samples
+    assert torch.isfinite(guidance.sample(model, diffusion, 1, 5, 0.0, torch.Generator().manual_seed(19))).all()
+    with pytest.raises(ValueError, match=rf"the model returned NaN or infinite noise for 5 of 5 rows at t = {T}\b"):
+        guidance.sample(model, diffusion, 1, 5, 2.0, torch.Generator().manual_seed(19))
+    with pytest.raises(ValueError, match=r"for 5 of 5 rows at t = 9\b"):       # the first guided step
+        guidance.sample(model, diffusion, 1, 5, 2.0, torch.Generator().manual_seed(19), (4, 9))
+    with torch.no_grad():
+        model.label_embedding.weight[1] = float("nan")
+    with pytest.raises(ValueError, match=rf"for 5 of 5 rows at t = {T}\b"):
+        guidance.sample(model, diffusion, 1, 5, 0.0)

@@ -94,3 +94,15 @@ def test_every_figure_is_printed():
     placed = [row for row in rows if row.split()[2] == "image"]
     assert figures, "the single-page HTML has no figures"
     assert len(placed) >= len(figures), f"{len(placed)} images in the PDF, {len(figures)} figures in the book"
+
+
+def test_the_bibliography_is_printed_with_every_entry():
+    """The back matter's bibliography page: every work of references.bib, by its title."""
+    from pybtex.database import parse_file
+
+    text = _text()
+    assert "Bibliography" in text
+    printed = re.sub(r"[^a-z0-9]", "", text[text.rindex("Bibliography"):].lower())
+    for key, entry in parse_file(ROOT / "references.bib").entries.items():
+        title = re.sub(r"[^a-z0-9]", "", entry.fields["title"].lower())
+        assert title in printed, f"{key} is not in the printed bibliography"

@@ -2,7 +2,8 @@
 
 Checked against cases done by hand (ᾱ = 0.64 and 0.36), the posterior variance
 of the respaced process computed by GaussianDiffusion (eq. (4.6)), the ancestral
-sampler run on that process, and round trips.
+sampler run on that process, and round trips.  Bad input (a model's output of
+another shape or with NaN, ᾱ out of its range, a 0-based step) gets a clear error.
 """
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ import numpy as np
 import pytest
 import torch
 
-from conftest import cumprod_by_hand
+from conftest import cosine_betas_by_hand, cumprod_by_hand
 from ddpm_lessons.diffusion import GaussianDiffusion
 from ddpm_lessons.sampling import (RespacedModel, ddim_encode, ddim_sample, ddim_sigma, ddim_step,
                                    grid_alphas_cumprod, respaced_betas, sampling_timesteps, strided_ddpm)
@@ -282,3 +283,143 @@ def test_encode_refuses_bad_points_and_a_model_for_another_T(course_betas):
         num_timesteps = 100
     with pytest.raises(ValueError, match="the model was built for T = 100"):
         ddim_encode(d, Other(0.0), torch.zeros(3, 2), 5)
+
+
+# ------------------------------------------------------------------ float32
+@pytest.mark.parametrize("spacing", ["uniform", "quadratic"])
+@pytest.mark.parametrize("n", [5, 10, 20])
+def test_float32_eta1_is_strided_ddpm_where_abar_T_is_tiny(spacing, n):
+    """The course's cosine schedule, T = 100, β_T = 0.999: ᾱ_T = 2.4e-7, and √(1 - ᾱ_prev - σ²)
+    of the first step cancels.  With its coefficients in float64, float32 DDIM η = 1 stays within
+    float32 rounding of strided DDPM (measured ≤ 1.1e-6; in float32 the gap was 3e-5 to 6e-4)."""
+    betas = np.array(cosine_betas_by_hand(100))
+    assert np.prod(1 - betas) < 3e-7
+    model = SmoothModel(100)
+    x_T = torch.randn(2000, 2, generator=torch.Generator().manual_seed(4))
+    ddim = ddim_sample(GaussianDiffusion(betas), model, x_T, n, eta=1.0, spacing=spacing,
+                       generator=torch.Generator().manual_seed(6))
+    respaced, respaced_model = strided_ddpm(betas, model, sampling_timesteps(100, n, spacing))
+    ddpm = respaced.p_sample_loop(respaced_model, x_T, generator=torch.Generator().manual_seed(6))
+    assert ddim.dtype == ddpm.dtype == torch.float32
+    torch.testing.assert_close(ddim, ddpm, rtol=0, atol=5e-6)
+
+
+def test_sigma_in_float32_keeps_the_dtype_and_float64_digits():
+    a, a_prev = torch.tensor([2.4285723e-07, 0.3], dtype=torch.float32), torch.tensor([0.04, 0.9])
+    sigma = ddim_sigma(a, a_prev, 1.0)
+    assert sigma.dtype == torch.float32
+    for k in range(2):      # eq. (9.4) with math, from the float32 values
+        ak, pk = float(a[k]), float(a_prev[k])
+        assert float(sigma[k]) == pytest.approx(math.sqrt((1 - pk) / (1 - ak) * (1 - ak / pk)), rel=1e-7)
+
+
+# ------------------------------------------------------------------ bad model output
+def test_model_output_of_another_shape_is_refused(course_betas):
+    d = GaussianDiffusion(course_betas)
+    narrow = lambda x, t: torch.zeros(x.shape[0], 1)  # noqa: E731 - broadcasts against (8, 2)
+    message = r"the model must return noise of x's shape \(8, 2\), got \(8, 1\)"
+    with pytest.raises(ValueError, match=message):
+        ddim_sample(d, narrow, (8, 2), 5)
+    with pytest.raises(ValueError, match=message):
+        ddim_encode(d, narrow, torch.zeros(8, 2), 5)
+    with pytest.raises(ValueError, match=message):
+        d.p_sample_loop(narrow, (8, 2))
+    with pytest.raises(ValueError, match=r"x_start and eps must have the same shape, got \(8, 2\) and \(8, 1\)"):
+        ddim_step(torch.zeros(8, 2), torch.zeros(8, 1), 0.5)
+    with pytest.raises(ValueError, match=r"x_start and noise must have the same shape, got \(8, 2\) and \(2,\)"):
+        ddim_step(torch.zeros(8, 2), torch.zeros(8, 2), 0.5, 0.1, torch.zeros(2))
+
+
+@pytest.mark.parametrize("bad", [float("nan"), float("inf")])
+def test_a_model_returning_nan_is_named_with_its_step(course_betas, bad):
+    d = GaussianDiffusion(course_betas)
+
+    def broken_below_10(x, t):      # fine at high noise, NaN in rows 0 and 2 from t = 9 down
+        eps = 0.1 * x
+        eps[[0, 2]] = torch.where(t[[0, 2], None] < 10, bad, eps[[0, 2]])
+        return eps
+    message = r"the model returned NaN or infinite noise for 2 of 5 rows at t = 9: check its weights"
+    with pytest.raises(ValueError, match=message):
+        d.p_sample_loop(broken_below_10, (5, 2))
+    with pytest.raises(ValueError, match=r"for 2 of 5 rows at t = 1\b"):          # grid 40, 27, 14, 1
+        ddim_sample(d, broken_below_10, (5, 2), 4)
+    with pytest.raises(ValueError, match=r"for 2 of 5 rows at t = 1\b"):          # grid 1, 14, 27, 40
+        ddim_encode(d, broken_below_10, torch.zeros(5, 2), 4)
+
+
+# ------------------------------------------------------------------ ᾱ out of range
+@pytest.mark.parametrize("alpha_bar, alpha_bar_prev, match", [
+    (0.5, 0.3, r"ᾱ_prev must lie in \[ᾱ, 1\].*got \(ᾱ, ᾱ_prev\) = \(0.5, 0.3\)"),
+    (0.5, 1.2, r"ᾱ_prev must lie in \[ᾱ, 1\].*got \(ᾱ, ᾱ_prev\) = \(0.5, 1.2\)"),
+    (1.0, 1.0, r"ᾱ must lie in \(0, 1\), got ᾱ = 1 \(ᾱ_t < 1 for every t >= 1"),
+    (0.0, 0.5, r"ᾱ must lie in \(0, 1\), got ᾱ = 0\b"),
+    (float("nan"), 0.5, r"ᾱ must lie in \(0, 1\), got ᾱ = nan"),
+])
+def test_sigma_outside_its_domain(alpha_bar, alpha_bar_prev, match):
+    with pytest.raises(ValueError, match=match):
+        ddim_sigma(alpha_bar, alpha_bar_prev, 1.0)
+    with pytest.raises(ValueError, match=match):        # tensors: the first bad entry is named
+        ddim_sigma(torch.tensor([0.1, alpha_bar]), torch.tensor([0.2, alpha_bar_prev]), 0.0)
+
+
+def test_sigma_at_the_ends_of_its_domain():
+    assert ddim_sigma(0.3, 0.3, 1.0) == 0.0                      # a step of no length
+    assert ddim_sigma(0.3, 1.0, 1.0) == 0.0                      # the last step, to ᾱ_0 = 1
+    # ᾱ tiny: σ(1)² = (1 - ᾱ_prev)/(1 - ᾱ) · (1 - ᾱ/ᾱ_prev), by hand with ᾱ = 1e-12, ᾱ_prev = 0.5
+    assert ddim_sigma(1e-12, 0.5, 1.0) ** 2 == pytest.approx(0.5 / (1 - 1e-12) * (1 - 2e-12), rel=1e-15)
+
+
+@pytest.mark.parametrize("alpha_bar_prev", [1.5, 0.0, -0.2, float("nan")])
+def test_step_refuses_alpha_bar_prev_outside_0_1(alpha_bar_prev):
+    x = torch.zeros(3, 2)
+    with pytest.raises(ValueError, match=r"alpha_bar_prev must lie in \(0, 1\], got"):
+        ddim_step(x, x, alpha_bar_prev)
+    with pytest.raises(ValueError, match=r"alpha_bar_prev must lie in \(0, 1\], got"):
+        ddim_step(x, x, torch.tensor(alpha_bar_prev))
+
+
+def test_step_refuses_sigma_above_the_direction_it_takes_from():
+    x0, eps, z = (torch.full((2, 2), v, dtype=torch.float64) for v in (1.0, 0.5, -0.7))
+    with pytest.raises(ValueError,
+                       match=r"sigma² must not exceed 1 - ᾱ_prev .* got \(ᾱ_prev, σ\) = \(0.64, 0.61\)"):
+        ddim_step(x0, eps, 0.64, 0.61, z)
+    with pytest.raises(ValueError, match=r"sigma must be >= 0, got -0.1"):
+        ddim_step(x0, eps, 0.64, -0.1, z)
+    # σ = √(1 - ᾱ_prev) itself, rounded to float32: the direction term is 0 to that rounding,
+    # x = √ᾱ_prev x0 + σ z.
+    a_prev = torch.tensor(0.64, dtype=torch.float32)
+    sigma = (1 - a_prev).sqrt()
+    torch.testing.assert_close(ddim_step(x0, eps, a_prev, sigma, z),
+                               math.sqrt(float(a_prev)) * x0 + float(sigma) * z, rtol=0, atol=1e-7)
+    with pytest.raises(ValueError, match=r"this needs η <= 1"):
+        ddim_sample(GaussianDiffusion(np.array(cosine_betas_by_hand(100))), ConstantModel(0.0), (3, 2), 10,
+                    eta=2.0)
+
+
+@pytest.mark.parametrize("grid", [[0], [3, 0], [41], [41, 20, 1], [1, 4], [4, 4, 1], [4.0, 1.0], [], [[4, 1]]])
+def test_grid_alphas_cumprod_refuses_what_is_not_a_grid_from_T_down(course_betas, grid):
+    alphas_cumprod = GaussianDiffusion(course_betas).alphas_cumprod
+    with pytest.raises(ValueError, match=r"timesteps must be a grid of distinct integers in 1\.\.40 from the largest "
+                                         r"down \(as sampling_timesteps returns; t = 0 is x_0"):
+        grid_alphas_cumprod(alphas_cumprod, np.array(grid))
+
+
+@pytest.mark.parametrize("k, match", [
+    (0, r"t must be in 1\.\.3, got 0 \(time steps count from 1 here"),
+    (torch.tensor([1, 0]), r"t must be in 1\.\.3, got values from 0 to 1 \(time steps count from 1"),
+    (torch.tensor([4, 2]), r"t must be in 1\.\.3, got values from 2 to 4$"),
+])
+def test_respaced_model_refuses_a_step_outside_1_n(k, match):
+    model = RespacedModel(lambda x, t: torch.zeros_like(x), np.array([40, 20, 3]))
+    with pytest.raises(ValueError, match=match):
+        model(torch.zeros(2, 2), k)
+
+
+def test_respaced_model_takes_one_int_for_the_batch_and_refuses_a_bad_grid():
+    seen = []
+    model = RespacedModel(lambda x, t: seen.append(t.tolist()) or torch.zeros_like(x), np.array([40, 20, 3]))
+    model(torch.zeros(2, 2), 3)
+    assert seen == [[40, 40]]
+    for grid in ([0, 5], [5, 5], [2.0, 1.0], []):
+        with pytest.raises(ValueError, match=r"timesteps must be distinct integers >= 1"):
+            RespacedModel(lambda x, t: x, np.array(grid))
