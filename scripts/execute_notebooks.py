@@ -2,7 +2,9 @@
 
 The book is built from notebooks stored with their outputs (the build does not
 run them), and `pytest --nbval` checks that re-running them reproduces those
-outputs. Run this after changing a notebook or the ddpm_lessons package:
+outputs: exactly, or within the band of a cell tagged ``nbval-approx`` for figures
+of trained networks (scripts/nbval_approx.py). Run this after changing a notebook
+or the ddpm_lessons package:
 
     make execute                                   # book/ and solutions/
     .venv/bin/python scripts/execute_notebooks.py book/04_posterior.ipynb

@@ -2,16 +2,23 @@
 
 The chapters' code cells teach; the checks of the files they produce live here.
 They read the notebooks as committed (``make execute`` refreshes them), so no
-notebook is run and no book needs to be built.
+notebook is run and no book needs to be built. The GIF at the head of chapter 6
+is written by the book build from the chapter's stored player
+(``_ext/book_figures.py``); it is made here the same way.
 """
 
 from __future__ import annotations
 
+import importlib.util
 import json
+import subprocess
 from pathlib import Path
 
+import numpy as np
 import pytest
-from PIL import Image
+from PIL import Image, ImageSequence
+
+from ddpm_lessons.animation import player_frames
 
 ROOT = Path(__file__).resolve().parents[1]
 BOOK = ROOT / "book"
@@ -21,7 +28,16 @@ HIDDEN_OUTPUT_TAGS = {"remove-output", "remove-cell"}
 FRAME = "data:image/png;base64,"
 MAX_PLAYER_CHARS = 2_000_000
 MAX_GIF_BYTES = 1_000_000
-GIF = BOOK / "figures" / "reverse_process.gif"
+
+
+def _load_book_figures():
+    spec = importlib.util.spec_from_file_location("book_figures", ROOT / "_ext" / "book_figures.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+book_figures = _load_book_figures()
 
 
 def _cells(path: Path) -> list[dict]:
@@ -62,14 +78,38 @@ def test_players_stay_light(path):
     assert all(size < MAX_PLAYER_CHARS for size in sizes), f"{path.name}: player sizes {sizes}"
 
 
-def test_reverse_process_gif_is_a_light_looping_animation():
-    assert GIF.is_file(), f"{GIF} is missing: run chapter 6"
-    size = GIF.stat().st_size
-    assert size < MAX_GIF_BYTES, f"{GIF.name} is {size:,} bytes"
-    with Image.open(GIF) as image:
+def test_reverse_process_gif_is_a_light_looping_animation_of_the_stored_player(tmp_path):
+    """The build's GIF: chapter 6's player frames, looping, light, the same bytes every time."""
+    (tmp_path / book_figures.SOURCE).parent.mkdir(parents=True)
+    (tmp_path / book_figures.SOURCE).write_bytes((ROOT / book_figures.SOURCE).read_bytes())
+    gif = book_figures.write_gif(tmp_path)
+    assert gif == tmp_path / "book" / "figures" / "reverse_process.gif"
+    size = gif.stat().st_size
+    assert size < MAX_GIF_BYTES, f"{gif.name} is {size:,} bytes"
+    player = book_figures.stored_player(ROOT / book_figures.SOURCE)
+    frames = player_frames(player)
+    with Image.open(gif) as image:
         assert image.format == "GIF"
         assert image.n_frames >= 20, image.n_frames
         assert image.info.get("loop") == 0, "the GIF should loop forever"
+        shown = [np.asarray(frame.convert("RGB")) for frame in ImageSequence.Iterator(image)]
+    # held frames are stored once, so the GIF's frames are the player's with repeats merged
+    distinct = [np.asarray(frames[0].convert("RGB"))]
+    for frame in frames[1:]:
+        pixels = np.asarray(frame.convert("RGB"))
+        if not np.array_equal(pixels, distinct[-1]):
+            distinct.append(pixels)
+    assert len(shown) == len(distinct)
+    assert all(np.array_equal(a, b) for a, b in zip(shown, distinct))
+    assert book_figures.gif_bytes(player) == gif.read_bytes()          # deterministic
+
+
+def test_the_gif_is_made_by_the_build_not_kept_in_the_repository():
+    tracked = subprocess.run(["git", "ls-files", str(book_figures.GIF)], cwd=ROOT,
+                             capture_output=True, text=True)
+    if tracked.returncode != 0:
+        pytest.skip("not a git checkout")
+    assert tracked.stdout == "", f"{book_figures.GIF} is tracked; the build writes it"
 
 
 @pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.name)

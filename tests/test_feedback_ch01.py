@@ -67,6 +67,7 @@ def _sort_in_place(s, e, mu, sg):
 
 WRONG = {
     "sample_normal": [
+        (lambda mu, sigma, size, rng: mu + sigma * rng.uniform(-math.sqrt(3), math.sqrt(3), size), "not normal"),
         (lambda mu, sigma, size, rng: mu + sigma**2 * rng.standard_normal(size), "variance"),
         (lambda mu, sigma, size, rng: mu + math.sqrt(sigma) * rng.standard_normal(size), "√σ"),
         (lambda mu, sigma, size, rng: sigma * rng.standard_normal(size), "mean is missing"),
@@ -79,6 +80,8 @@ WRONG = {
         (lambda mu, sigma, size, rng: list(mu + sigma * rng.standard_normal(size)), "numpy array"),
     ],
     "normal_pdf": [
+        (lambda x, mu, s: np.exp(-(x - mu) ** 2 / 2 * s**2) / np.sqrt(2 * np.pi * s**2), "operator precedence"),
+        (lambda x, mu, s: np.exp(-(x - mu) ** 2 / (2 * s**2)) * 1 / np.sqrt(2 * np.pi) * s, "operator precedence"),
         (_shift_in_place, "changed its input `x` in place"),
         (lambda x, mu, s: np.exp(-(x - mu) ** 2 / (2 * s**2)) / np.sqrt(2 * 3.14 * s**2), "1.000254 ×"),   # π ≈ 3.14
         (lambda x, mu, s: np.exp(-(x - mu) ** 2 / (2 * s**2)) / (2 * np.pi * s**2), "lacks its square root"),

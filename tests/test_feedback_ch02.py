@@ -88,6 +88,7 @@ WRONG = {
          "dtype"),
     ],
     "linear_schedule": [
+        (lambda T, s=1e-4, e=0.02: np.linspace(s * (1000 // T), e * (1000 // T), T), "floor division"),
         (lambda T, s=1e-4, e=0.02: np.linspace(s, e, T), "rescaling"),
         (lambda T, s=1e-4, e=0.02: np.linspace(s, e, T) * T / 1000, "T / 1000"),
         (lambda T, s=1e-4, e=0.02: np.linspace(s, e * 1000 / T, T), "only beta_end"),

@@ -127,7 +127,7 @@ WRONG = {
         (lambda xt, t, b, e: (xt - 0.02 / 0.6 * e) / math.sqrt(0.98), "coefficient"),   # hard-coded
     ],
     "posterior_on_grid": [
-        (lambda x0, xt, t, b, g: _grid_bayes(x0, xt, t, b, g) * (g[1] - g[0]), "multiple"),
+        (lambda x0, xt, t, b, g: _grid_bayes(x0, xt, t, b, g) * (g[1] - g[0]), "p.sum() alone"),
         (lambda x0, xt, t, b, g: _grid_bayes(x0, xt, t, b, g, prior_t=t), "wrong"),
         (lambda x0, xt, t, b, g: _grid_bayes(x0, xt, t, b, g, prior_t=t - 2) if t > 1 else g, "NaN"),
         (lambda x0, xt, t, b, g: fb.ch04.normal_pdf(g, math.sqrt(_abars(b)[t - 1]) * x0,

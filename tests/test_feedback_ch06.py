@@ -8,6 +8,8 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+from ddpm_lessons.feedback import ch06
+from ddpm_lessons.feedback.compare import Leaf, close
 from feedback_harness import answer_table_tests, verdict
 
 
@@ -179,3 +181,52 @@ def test_a_loss_returned_after_the_step_names_the_right_parameters_once():
     from ddpm_lessons import feedback as fb
     passed, out = verdict(fb.check_train_step, _step_loss_after, seed=0)
     assert passed is False and "the parameters after two steps are right" in out and "[1]" not in out, out
+
+
+# ----------------------------------------------------------------------------- train_step cannot flip
+def _two_optimizer_steps(make, params, grads):
+    """Parameters after two steps of the optimiser ``make([p])`` with the given gradients (a batch of seeds)."""
+    p = torch.nn.Parameter(params.clone())
+    optimizer = make([p])
+    for g in grads:
+        p.grad = g.clone()
+        optimizer.step()
+    return p.detach()
+
+
+def _flips(make, seeds: int = 2000) -> int:
+    """How many of ``seeds`` random cases a right answer whose gradients differ from the reference's in the last
+    bits (another build, another order of the sums) would fail, at the train_step check's tolerance.
+
+    One row per seed: as many parameters as the check's model, gradients whose entries range over
+    1e-12 … 1 (Adam's step is about lr · sign(g) where |g| ≪ ε), perturbed by 2 ulp relative plus 1e-7 of the
+    largest entry (cancellation in the sums).  The optimiser is elementwise, so all seeds take one call.
+    """
+    size = sum(p.numel() for p in ch06.tiny_model(12, 0).parameters())
+    rng = np.random.default_rng(0)
+    params = torch.from_numpy(0.3 * rng.standard_normal((seeds, size)))
+    grads = [torch.from_numpy(rng.standard_normal((seeds, size)) * 10.0 ** (-12 * rng.random((seeds, size))))
+             for _ in range(2)]
+    other = [g * (1 + torch.from_numpy(2.4e-7 * rng.standard_normal(g.shape)))
+             + 1e-7 * g.abs().amax(dim=1, keepdim=True) * torch.from_numpy(rng.standard_normal(g.shape))
+             for g in grads]
+    reference = _two_optimizer_steps(make, params, grads).float().numpy()
+    answer = _two_optimizer_steps(make, params, other).float().numpy()
+    exercise = ch06.TRAIN_STEP
+    return sum(not close(Leaf("", a.astype(np.float64)), Leaf("", r.astype(np.float64)), exercise.rtol, exercise.atol)
+               for a, r in zip(answer, reference))
+
+
+def test_the_train_step_check_judges_a_right_answer_right_on_2000_seeds():
+    adam = lambda ps: torch.optim.Adam(ps, lr=0.01, eps=ch06.ADAM_EPS)                        # noqa: E731
+    sgd = lambda ps: torch.optim.SGD(ps, lr=0.05, momentum=0.9)                                # noqa: E731
+    assert _flips(adam) == 0 and _flips(sgd) == 0
+    # the test can fail: with Adam's default ε the same perturbations flip a step on most seeds
+    assert _flips(lambda ps: torch.optim.Adam(ps, lr=0.01)) > 1000
+
+
+def test_the_train_step_check_uses_the_smooth_optimisers():
+    for case in ch06.TRAIN_STEP.make_cases(np.random.default_rng(3)):
+        optimizer = case.args[1]
+        assert (isinstance(optimizer, torch.optim.SGD) or
+                (isinstance(optimizer, torch.optim.Adam) and optimizer.defaults["eps"] == ch06.ADAM_EPS))

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ddpm_lessons.spiral import spiral_curve, spiral_curve_derivatives
+from ddpm_lessons.spiral import T_MAX, T_MIN, spiral_curve, spiral_curve_derivatives
 from feedback_harness import answer_table_tests
 
 
@@ -69,6 +69,7 @@ WRONG = {
     "newton_step": [
         (_newton_in_place, "changed its input `t` in place"),
         (lambda q, t: t + np.divide(*_derivatives(q, t)), "wrong way"),
+        (lambda q, t: np.clip(t - np.divide(*_derivatives(q, t)), T_MIN, T_MAX), "you clipped the new t"),
         (lambda q, t: t - ((spiral_curve(t) - q) ** 2).sum(-1) / _derivatives(q, t)[0], "root of D"),
         (lambda q, t: t - _derivatives(q, t)[1] / _derivatives(q, t)[0], "upside down"),
         (lambda q, t: t - _derivatives(q, t)[0] / (2 * (spiral_curve_derivatives(t)[0] ** 2).sum(-1)), "Gauss–Newton"),

@@ -121,9 +121,21 @@ def _logits(x, d, a, scale=None, two=2.0, var=None):
     return -((x[:, None] - scale * d[None]) ** 2).sum(-1) / (two * var)
 
 
+def _weights_shift(dim):
+    def weights(x, d, a):
+        logits = _logits(x, d, a)
+        w = torch.exp(logits - logits.max(dim, keepdim=True).values)
+        return w / w.sum(1, keepdim=True)
+    return weights
+
+
 WRONG = {
     "posterior_weights": [
         (_weights_naive, "log-sum-exp"),
+        (_weights_shift(0), "wrong axis"),
+        (lambda x, d, a: torch.nan_to_num(_weights_naive(x, d, a)), "all 0"),
+        (lambda x, d, a: (lambda w: w / w.sum(1, keepdim=True))(torch.exp(_logits(x, d, a).clamp(min=-50))),
+         "clamping the logits"),
         (_inplace_weights, "changed its input `x_t` in place"),
         (lambda x, d, a: torch.softmax(_logits(x, d, a, scale=1.0), 1), "shrunken"),
         (lambda x, d, a: torch.softmax(_logits(x, d, a, scale=a), 1), "not ᾱ x0"),
@@ -154,6 +166,7 @@ WRONG = {
         (_inplace_tweedie, "changed its input `x_t` in place"),
         (lambda x, s, a: (x + math.sqrt(1 - a) * s) / math.sqrt(a), "variance 1 − ᾱ"),
         (lambda x, s, a: (x - (1 - a) * s) / math.sqrt(a), "uphill"),
+        (lambda x, s, a: x - (1 - a) * s, "two slips"),
         (lambda x, s, a: x + (1 - a) * s, "divide by √ᾱ"),
         (lambda x, s, a: (x + (1 - a) * s) / a, "not by ᾱ"),
         (lambda x, s, a: -math.sqrt(1 - a) * s, "ε*"),

@@ -1,7 +1,9 @@
 """Chapter 9 checks: plausible wrong answers are rejected with the intended message, right ones accepted."""
 from __future__ import annotations
 
+import json
 import math
+from pathlib import Path
 
 import pytest
 import torch
@@ -71,21 +73,21 @@ def test_step_alphas_accepts(fn):
 # ----------------------------------------------------------------------------- 9.2 one DDIM step
 def _update(x, e, a, ap, eta, z, sigma=None, direction=None, x0=None, noise=1.0):
     x_start = (x - math.sqrt(1 - a) * e) / math.sqrt(a) if x0 is None else x0(x, e, a)
-    s = eta * math.sqrt((1 - ap) / (1 - a) * (1 - a / ap)) if sigma is None else sigma(a, ap, eta)
+    s = (eta * math.sqrt((1 - ap) / (1 - a) * (1 - a / ap)) if eta > 0 else 0.0) if sigma is None else sigma(a, ap, eta)
     d = math.sqrt(max(1 - ap - s * s, 0.0)) if direction is None else direction(ap, s)
     return math.sqrt(ap) * x_start + d * e + noise * s * z
 
 
-def _update_torch(x, e, a, ap, eta, z):
+def _update_torch(x, e, a, ap, eta, z, sigma_always=False):
     a, ap = torch.tensor(a), torch.tensor(ap)
     x0 = (x - torch.sqrt(1 - a) * e) / torch.sqrt(a)
     beta_step = 1 - a / ap                                        # β' of the step
-    sigma = eta * torch.sqrt((1 - ap) / (1 - a) * beta_step)
+    sigma = eta * torch.sqrt((1 - ap) / (1 - a) * beta_step) if eta > 0 or sigma_always else torch.zeros(())
     return torch.sqrt(ap) * x0 + torch.sqrt(1 - ap - sigma**2) * e + sigma * z
 
 
 def _update_coefficients(x, e, a, ap, eta, z):
-    var = eta**2 * (1 - ap) * (1 - a / ap) / (1 - a)
+    var = eta**2 * (1 - ap) * (1 - a / ap) / (1 - a) if eta > 0 else 0.0
     c_x = math.sqrt(ap / a)
     c_e = math.sqrt(1 - ap - var) - math.sqrt(ap * (1 - a) / a)
     return c_x * x + c_e * e + math.sqrt(var) * z
@@ -103,7 +105,26 @@ def _update_inplace(x, e, a, ap, eta, z):
     return math.sqrt(ap) * x + math.sqrt(1 - ap - s * s) * e + s * z
 
 
+def _update_sigma_always(x, e, a, ap, eta, z):
+    """σ's factor (1 - ᾱ_prev)/(1 - ᾱ) formed even at η = 0: ZeroDivisionError at ᾱ = 1."""
+    return _update(x, e, a, ap, eta, z, sigma=lambda a, ap, eta: eta * math.sqrt((1 - ap) / (1 - a) * (1 - a / ap)))
+
+
+def _solution(name: str):
+    """The function ``name`` as the solution notebook of chapter 9 defines it."""
+    nb = json.loads((Path(__file__).parents[1] / "solutions" / "09_fewer_steps.ipynb").read_text(encoding="utf-8"))
+    source = next(s for s in ("".join(c["source"]) for c in nb["cells"] if c["cell_type"] == "code")
+                  if s.startswith(f"def {name}(") or f"\ndef {name}(" in s)
+    namespace = {"math": math, "torch": torch}
+    exec(source, namespace)  # noqa: S102 - the course's own notebook
+    return namespace[name]
+
+
 UPDATE_WRONG = [
+    (_update_sigma_always, "compute σ only when η > 0"),
+    (lambda *a: _update_torch(*a, sigma_always=True), "compute σ only when η > 0"),
+    (lambda x, e, a, ap, eta, z: _update(x, e, a, ap, eta, z, sigma=lambda a, ap, eta: math.sqrt(
+        eta * (1 - ap) / (1 - a) * (1 - a / ap))), "you put η under the root"),
     (_update_package, "calls the package's `ddpm_lessons.sampling.ddim_step`"),   # eq. (9.3) copied, not written
     (lambda x, e, a, ap, eta, z: _update(x, e, a, ap, eta, z,
                                          x0=lambda x, e, a: ((x - math.sqrt(1 - a) * e) / math.sqrt(a)).clamp(-1, 1)),
@@ -133,6 +154,19 @@ def test_ddim_update_rejects(fn, fragment):
 @pytest.mark.parametrize("fn", [_update, _update_torch, _update_coefficients])
 def test_ddim_update_accepts(fn):
     assert_accepted(fb.check_ddim_update, fn)
+
+
+def test_ddim_update_of_the_solution_is_accepted_and_takes_alpha_bar_one():
+    """The solution's step is accepted, and the encoder's first step (ᾱ = 1, η = 0) leaves x̂_0 = x_t."""
+    update = _solution("ddim_update")
+    assert_accepted(fb.check_ddim_update, update)
+    x, eps = torch.tensor([[0.3, -0.2]]), torch.tensor([[1.0, 2.0]])
+    expected = math.sqrt(0.5) * x + math.sqrt(0.5) * eps
+    torch.testing.assert_close(update(x, eps, 1.0, 0.5, 0.0, 0), expected)
+
+
+def test_encode_of_the_solution_is_accepted():
+    assert_accepted(fb.check_encode, _solution("encode"))
 
 
 # ----------------------------------------------------------------------------- 9.3 the encoder
@@ -214,9 +248,44 @@ def test_encode_accepts(fn):
 
 # ----------------------------------------------------------------------------- the tables
 WRONG = {"step_alphas": STEP_ALPHAS_WRONG, "ddim_update": UPDATE_WRONG, "encode": ENCODE_WRONG}
-RIGHT = {"step_alphas": [_pairs, _pairs_loop, _pairs_padded],
+def _pairs_python_floats(a, grid):
+    """ᾱ read off as Python floats into torch.tensor (float32 by default)."""
+    values = [float(a[t - 1]) for t in grid]
+    return torch.tensor(values), torch.tensor(values[1:] + [1.0])
+
+
+def _encode_with_update(model, x0, timesteps, alphas_cumprod):
+    """The encoder built on a DDIM step that handles ᾱ = 1 (σ only when η > 0), as its hint suggests."""
+    def update(x, eps, a, a_next, eta, z):
+        sigma = eta * ((1 - a_next) / (1 - a) * (1 - a / a_next)) ** 0.5 if eta > 0 else 0.0
+        x0_hat = (x - (1 - a) ** 0.5 * eps) / a ** 0.5
+        return a_next ** 0.5 * x0_hat + (1 - a_next - sigma**2) ** 0.5 * eps + sigma * z
+    x, a = x0, 1.0
+    with torch.no_grad():
+        for t in reversed(timesteps):
+            eps = model(x, torch.full((x.shape[0],), t, dtype=torch.long))
+            x, a = update(x, eps, a, float(alphas_cumprod[t - 1]), 0.0, 0), float(alphas_cumprod[t - 1])
+    return x
+
+
+def _encode_zero_division(model, x0, timesteps, alphas_cumprod):
+    """The same, with a DDIM step that computes σ's factor even when η = 0: it divides by 1 - ᾱ = 0."""
+    x, a = x0, 1.0
+    with torch.no_grad():
+        for t in reversed(timesteps):
+            eps = model(x, torch.full((x.shape[0],), t, dtype=torch.long))
+            a_next = float(alphas_cumprod[t - 1])
+            sigma = 0.0 * ((1 - a_next) / (1 - a) * (1 - a / a_next)) ** 0.5
+            x = a_next ** 0.5 * (x - (1 - a) ** 0.5 * eps) / a ** 0.5 + (1 - a_next - sigma**2) ** 0.5 * eps
+            a = a_next
+    return x
+
+
+ENCODE_WRONG.append((_encode_zero_division, "compute σ only when η > 0"))
+
+RIGHT = {"step_alphas": [_pairs, _pairs_loop, _pairs_padded, _pairs_python_floats],
          "ddim_update": [_update, _update_torch, _update_coefficients],
-         "encode": [_encode, _encode_indices, _encode_package_step]}
+         "encode": [_encode, _encode_indices, _encode_package_step, _encode_with_update]}
 
 
 # ----------------------------------------------------------------------------- questions

@@ -79,8 +79,31 @@ def moons_same_angles(n, rng):
     return (SCALE * (_moons_raw(a[: n // 2], a) - CENTRE)).astype(np.float32)
 
 
+def moons_shifted(n, rng):
+    """The lower moon's angles are the upper's shifted by 0.3 (mod π): each uniform, the two tied."""
+    a = rng.uniform(0, np.pi, n - n // 2)
+    return (SCALE * (_moons_raw(a[: n // 2], np.mod(a + 0.3, np.pi)) - CENTRE)).astype(np.float32)
+
+
+def circles_opposite(n, rng):
+    """The inner circle's angles are the outer's + π."""
+    a = rng.uniform(0, 2 * np.pi, n - n // 2)
+    return np.concatenate([np.stack([np.cos(a[: n // 2]), np.sin(a[: n // 2])], 1),
+                           0.5 * np.stack([np.cos(a + np.pi), np.sin(a + np.pi)], 1)]).astype(np.float32)
+
+
 WRONG = [
     (data_check("moons"), moons_same_angles, "repeat each other's angles"),
+    (data_check("moons"), moons_shifted, "repeat each other's angles"),
+    (data_check("circles"), circles_opposite, "repeat each other's angles"),
+    (data_check("moons"), lambda n, rng: moons(n, rng, draw=lambda m: np.radians(rng.integers(0, 181, m))),
+     "whole degrees"),                                       # integer degrees
+    (data_check("moons"), lambda n, rng: moons(n, rng, draw=lambda m: np.radians(5.0 * rng.integers(0, 37, m))),
+     "as on a grid"),                                        # a 5° grid
+    (data_check("moons"), lambda n, rng: moons(n, rng, draw=lambda m: np.round(rng.uniform(0, np.pi, m), 2)),
+     "rounding"),
+    (data_check("moons"), lambda n, rng: moons(n, rng, draw=lambda m: np.pi * rng.random(m) ** 1.15),
+     "not uniform"),
     (data_check("moons"), lambda n, rng: (SCALE * (_moons_raw((a := rng.uniform(0, np.pi, n - n // 2))[: n // 2],
                                                               np.pi - a) - CENTRE)).astype(np.float32),
      "repeat each other's angles"),                          # the lower moon mirrors the upper one
@@ -231,7 +254,25 @@ RIGHT_DROP = [
     lambda labels, p, null_label, generator: torch.where(
         torch.rand(labels.shape, generator=generator) >= p, labels, torch.full_like(labels, null_label)),
 ]
+def _drop_first_k(labels, p, null_label, generator):
+    out = labels.clone()
+    out[: int((torch.rand(labels.shape, generator=generator) < p).sum())] = null_label
+    return out
+
+
+def _drop_by_groups(size):
+    def drop(labels, p, null_label, generator):
+        groups = torch.rand(-(-len(labels) // size), generator=generator) < p
+        return torch.where(groups.repeat_interleave(size)[: len(labels)], null_label, labels)
+    return drop
+
+
 WRONG_DROP = [
+    (_drop_first_k, "first k"),
+    (lambda labels, p, null_label, generator: torch.where(
+        torch.rand(labels.shape, generator=generator).sort().values < p, null_label, labels), "sorted"),
+    (_drop_by_groups(2), "pairs or blocks"),
+    (_drop_by_groups(100), "pairs or blocks"),
     (_drop_in_place, "in place"),
     (lambda labels, p, null_label, generator: torch.where(
         torch.rand(labels.shape, generator=generator) > p, null_label, labels), "kept with 1 − p"),

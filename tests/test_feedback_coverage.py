@@ -42,7 +42,9 @@ def test_table(capsys):
         q_wrong = sum(1 for k, *_ in questions.WRONG + questions.MALFORMED if k.startswith(chapter[1] + "."))
         rows.append((chapter, len(right), sum(map(len, wrong.values())), sum(map(len, right.values())), q_wrong, q_right))
     module = importlib.import_module("test_feedback_ch10")
-    rows.append(("08", 3, len(module.WRONG) + len(module.WRONG_COVERAGE), len(module.RIGHT) + len(module.RIGHT_COVERAGE), 0, 0))
+    wrong = sum(len(getattr(module, f"WRONG{k}")) for k in ("", "_COVERAGE", "_GUIDED", "_DROP", "_SHARES"))
+    right = sum(len(getattr(module, f"RIGHT{k}")) for k in ("", "_COVERAGE", "_GUIDED", "_DROP", "_SHARES"))
+    rows.append(("10", 6, wrong, right, 0, 0))
     with capsys.disabled():
         print("\nnotebook  exercises  wrong rejected/tried  right accepted/tried  question wrong/tried  right/tried")
         for chapter, n, w, r, qw, qr in rows:

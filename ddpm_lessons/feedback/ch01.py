@@ -5,6 +5,7 @@ import math
 from typing import Callable
 
 import numpy as np
+import torch
 
 from ..normal import normal_pdf, sample_normal, sum_of_normals
 from .engine import Case, Exercise, Mistake, run_check, variant
@@ -39,6 +40,21 @@ def _right_law_wrong_draws(outputs, cases, expected) -> bool:
     return False
 
 
+def _not_normal(outputs, cases, expected) -> bool:
+    """The big case's samples have the right mean and spread, but standardised they are far from N(0, 1) (KS
+    distance above 0.03 for 20 000 draws; normal draws stay below 0.014 but for a 1e-3 chance)."""
+    for out, case in zip(outputs, cases):
+        mu, sigma, size, _ = case.args
+        if size == (20_000,) and np.shape(out) == size:
+            z = np.sort((np.asarray(out, dtype=np.float64) - mu) / sigma)
+            if abs(z.mean()) > 6 / math.sqrt(z.size) or abs(z.std() - 1) > 0.05:
+                return False           # a wrong mean or spread is said by the other diagnoses
+            cdf = torch.special.ndtr(torch.from_numpy(z)).numpy()
+            i = np.arange(1, z.size + 1) / z.size
+            return bool(max(np.max(i - cdf), np.max(cdf - (i - 1 / z.size))) > 0.03)
+    return False
+
+
 SAMPLE_NORMAL = Exercise(
     name="sampling from N(μ, σ²)",
     make_cases=_cases_sample_normal,
@@ -61,6 +77,9 @@ SAMPLE_NORMAL = Exercise(
                 lambda mu, s, size, rng: sample_normal(s * mu, s, size, rng)),
         variant("you computed μ - σ z: the same law, but not the samples of eq. (1.2), μ + σ z.",
                 lambda mu, s, size, rng: mu - s * rng.standard_normal(size)),
+        Mistake("your samples are not normal: z must be a standard normal draw, rng.standard_normal(size) (a "
+                "uniform draw, rng.random or rng.uniform, has the wrong shape even when its mean and spread are "
+                "right).", predicate=_not_normal),
         Mistake("your samples have the right mean and spread but are not the ones the generator you were given "
                 "produces. Draw z with rng.standard_normal(size) from the `rng` argument (not np.random.randn "
                 "or a new generator), so that results are reproducible.", predicate=_right_law_wrong_draws),
@@ -103,6 +122,12 @@ NORMAL_PDF = Exercise(
                 lambda x, mu, s: normal_pdf(x, mu, math.sqrt(s))),
         variant("the exponent lost its factor 1/2: it is −(x − μ)² / (2σ²).",
                 lambda x, mu, s: _exponent_with(x, mu, s / math.sqrt(2), s)),
+        variant("operator precedence: `-(x - mu)**2 / 2 * sigma**2` divides by 2 and then multiplies by σ². Put the "
+                "denominator in parentheses: `-(x - mu)**2 / (2 * sigma**2)`.",
+                lambda x, mu, s: np.exp(-(x - mu) ** 2 / 2 * s**2) / math.sqrt(2 * math.pi * s**2)),
+        variant("operator precedence: `1 / np.sqrt(2 * np.pi) * sigma` multiplies by σ instead of dividing. Put the "
+                "denominator in parentheses: `1 / (np.sqrt(2 * np.pi) * sigma)`.",
+                lambda x, mu, s: normal_pdf(x, mu, s) * s**2),
         variant("the exponent must be negative: exp(−(x − μ)² / (2σ²)).",
                 lambda x, mu, s: 1 / (2 * math.pi * s**2 * normal_pdf(x, mu, s))),
         variant("use the distance to the mean, (x − μ), not (x + μ).",

@@ -61,6 +61,9 @@ LINEAR_SCHEDULE = Exercise(
         variant("the 1000/T rescaling of eq. (2.6) is missing: multiply both ends by 1000 / T.", _plain),
         variant("you multiplied by T / 1000; the factor is 1000 / T (fewer steps need larger β).",
                 lambda T, s, e: _plain(T, s * T / 1000, e * T / 1000)),
+        variant("you rescaled by 1000 // T, the integer part of 1000 / T (floor division): write 1000 / T, so that "
+                "T = 300 gives 3.33…, not 3.",
+                lambda T, s, e: None if 1000 % T == 0 else _plain(T, s * (1000 // T), e * (1000 // T))),
         variant("only beta_end was rescaled; multiply both ends by 1000 / T.",
                 lambda T, s, e: _plain(T, s, e * 1000 / T)),
         variant("only beta_start was rescaled; multiply both ends by 1000 / T.",

@@ -133,16 +133,29 @@ def _prior_only(x0, x_t, t, b, grid):
     return normal_pdf(grid, float(mean), float(variance.sqrt()))
 
 
-def _rescaled(outputs: list, cases: list, expected: list) -> bool:
-    """Whether each output is the right density times a constant close to, but not, 1 (a normalisation slip)."""
+def _factors(outputs: list, expected: list) -> list[float] | None:
+    """The constants c with output = c · right density, one per case, or None when an output is not of that form."""
     factors = []
     for out, want in zip(outputs, expected):
         got = np.asarray(out, dtype=np.float64)
         c = float(np.dot(got, want) / np.dot(want, want))
         if not np.allclose(got, c * want, rtol=1e-6, atol=1e-9 * want.max()):
-            return False
+            return None
         factors.append(c)
-    return all(abs(c - 1) < 0.05 for c in factors) and any(abs(c - 1) > 1e-6 for c in factors)
+    return factors
+
+
+def _rescaled(outputs: list, cases: list, expected: list) -> bool:
+    """Whether each output is the right density times a constant close to, but not, 1 (a normalisation slip)."""
+    factors = _factors(outputs, expected)
+    return factors is not None and all(abs(c - 1) < 0.05 for c in factors) and any(abs(c - 1) > 1e-6 for c in factors)
+
+
+def _sums_to_one(outputs: list, cases: list, expected: list) -> bool:
+    """Whether each output is the right density times the grid spacing Δx (normalised by p.sum() alone)."""
+    factors = _factors(outputs, expected)
+    spacing = [float(c.args[4][1] - c.args[4][0]) for c in cases]
+    return factors is not None and all(abs(c / dx - 1) < 0.02 for c, dx in zip(factors, spacing))
 
 
 def _roughly(outputs: list, cases: list, expected: list) -> bool:
@@ -160,6 +173,9 @@ POSTERIOR_ON_GRID = Exercise(
     mistakes=[
         variant("that is the prior q(x_{t-1} | x_0) alone: multiply it by the likelihood q(x_t | x_{t-1}) of "
                 "eq. (2.3), seen as a function of x_{t-1}, then normalise.", _prior_only),
+        Mistake("you normalised by p.sum() alone: the values then sum to 1 (a probability per grid point), they are "
+                "not a density. A density integrates to 1: divide by p.sum() times the grid spacing Δx.",
+                predicate=_sums_to_one),
         Mistake("the shape is right, but your density is a constant (close to 1) times the right one: it does not "
                 "integrate to 1. Check the grid spacing in the normalisation: divide by p.sum() · Δx with "
                 "Δx = grid[1] - grid[0] (len(grid) - 1 intervals span the grid, not len(grid)), or by "

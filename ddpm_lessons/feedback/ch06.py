@@ -93,6 +93,13 @@ def check_simplified_loss(fn: Callable, seed: int | None = None) -> bool:
 
 
 # ----------------------------------------------------------------------------- 6.2 the training loss
+# Adam's step m / (√v + ε) is about lr · sign(g) where a gradient entry g is far below ε: there a right
+# answer whose gradient differs from the reference's in the last bit (another build, another order of the
+# sums) can move a parameter by 2 lr.  With ε = 0.1 the step is a smooth function of the gradient (slope
+# at most lr / ε), so such differences stay far below the check's tolerance on every seed.
+ADAM_EPS = 0.1
+
+
 def _cases_training_loss(rng, with_optimizer: bool = False):
     betas = random_schedule(rng, 6, 20)
     T = len(betas)
@@ -106,7 +113,7 @@ def _cases_training_loss(rng, with_optimizer: bool = False):
         model = tiny_model(T, int(rng.integers(2**31)))
         args = (model, float32_tensor(rng, (n, 2)), t, betas, float32_tensor(rng, (n, 2)))
         if with_optimizer:
-            optimizer = (torch.optim.Adam(model.parameters(), lr=0.01) if k % 2 == 0
+            optimizer = (torch.optim.Adam(model.parameters(), lr=0.01, eps=ADAM_EPS) if k % 2 == 0
                          else torch.optim.SGD(model.parameters(), lr=0.05, momentum=0.9))
             args = (model, optimizer) + args[1:]
         cases.append(Case(args, f"T = {T}, t = {t.tolist()}"))

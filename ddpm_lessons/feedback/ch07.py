@@ -74,13 +74,24 @@ def _newton_variant(q, t, kind):
             "gauss_newton": t - slope / _speed_term(t), "gradient": t - slope}[kind]
 
 
+def _cases_newton(rng):
+    """The cases near the spiral, and points beyond its two ends, where the step leaves [T_MIN, T_MAX]."""
+    t = np.array([T_MIN, T_MIN + 0.05, T_MAX - 0.05, T_MAX])
+    outward = np.array([-1.0, -1.0, 1.0, 1.0])[:, None] * spiral_curve_derivatives(t)[0]
+    q = spiral_curve(t) + rng.uniform(0.2, 0.4) * outward / np.linalg.norm(outward, axis=1, keepdims=True)
+    return _cases_near_spiral(rng) + [Case((q, t), "points beyond the two ends of the spiral")]
+
+
 NEWTON_STEP = Exercise(
     name="Newton step",
-    make_cases=_cases_near_spiral,
+    make_cases=_cases_newton,
     reference=_ref_newton_step,
     own_work=(squared_distance_derivatives,),
     arg_names=("q", "t"),
     mistakes=[
+        variant("you clipped the new t to [T_MIN, T_MAX]. The step itself is t - D'(t) / D''(t), eq. (7.3), "
+                "which may leave the range; the loop that calls it keeps t in range (it clips after the call).",
+                lambda q, t: np.clip(_ref_newton_step(q, t), T_MIN, T_MAX)),
         variant("the step goes the wrong way: t_new = t - D'(t) / D''(t), eq. (7.3).",
                 lambda q, t: 2 * t - _ref_newton_step(q, t)),
         variant("that is Newton's method for a root of D itself (t - D/D'). The minimum is a root of D', so the "

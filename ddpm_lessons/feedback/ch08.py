@@ -48,10 +48,36 @@ def _nan_where_underflow(output, args, case) -> str | None:
     values = output.detach() if isinstance(output, torch.Tensor) else np.asarray(output)
     if "far" in case.label and isinstance(values, (torch.Tensor, np.ndarray)) and \
             bool(np.isnan(np.asarray(values, dtype=np.float64)).any()):
+        rows = np.isnan(np.asarray(values, dtype=np.float64)).reshape(len(values), -1).any(axis=1)
+        if not rows.all():
+            return ("some of your weights are NaN for points far from the data: you subtracted the largest ℓ over "
+                    "the wrong axis (over the noisy points). Each noisy point needs its own shift: the largest of "
+                    f"its ℓ_j over the training points (dim 1, keepdim=True) (for {case.label}).")
         return ("your weights are NaN for points far from the data: every e^ℓ_i underflows to 0 and the "
-                "softmax becomes 0 / 0. Subtract the largest ℓ_j from every ℓ_i before exponentiating "
-                f"(log-sum-exp), or use torch.softmax, which does (for {case.label}).")
+                "softmax becomes 0 / 0. Subtract the largest ℓ_j from every ℓ_i of the same point before "
+                f"exponentiating (the log-sum-exp trick) (for {case.label}).")
     return None
+
+
+def _far_rows(outputs, cases, test) -> bool:
+    """``test(row)`` holds for every row of the learner's weights in the far-from-the-data case."""
+    for out, case in zip(outputs, cases):
+        if "far" in case.label:
+            values = np.asarray(out.detach() if isinstance(out, torch.Tensor) else out, dtype=np.float64)
+            return values.ndim == 2 and all(test(row) for row in values)
+    return False
+
+
+FAR_ZERO = Mistake("your weights are all 0 for points far from the data: each e^ℓ_i underflowed to 0 and the 0/0 was "
+                   "hidden (nan_to_num, or a small number added). The weights of a point must sum to 1: subtract "
+                   "the largest ℓ_j of each point before exponentiating (the log-sum-exp trick).",
+                   predicate=lambda outs, cases, expected: _far_rows(outs, cases, lambda row: np.all(row == 0)))
+FAR_EQUAL = Mistake("points far from the data get equal weights on every training point: clamping the logits (or the "
+                    "exponentials) from below erases their differences. Subtract the largest ℓ_j of each point "
+                    "instead (the log-sum-exp trick): that keeps the differences and never underflows for the "
+                    "largest.",
+                    predicate=lambda outs, cases, expected: _far_rows(outs, cases,
+                                                                      lambda row: np.ptp(row) < 1e-12 * row.max()))
 
 
 # ----------------------------------------------------------------------------- 8.1 posterior weights
@@ -81,6 +107,7 @@ WEIGHTS = Exercise(
         variant("you normalised each training point's column over the noisy points (dim 0). Each noisy point "
                 "needs a distribution over the training points: normalise each row (dim 1).",
                 lambda x, d, a: torch.softmax(_logits(x, d, a), 0)),
+        FAR_ZERO, FAR_EQUAL,
         variant("you returned the log-weights (log_softmax); return the weights themselves.",
                 lambda x, d, a: torch.log_softmax(_logits(x, d, a), 1)),
         variant("the weights are not normalised: divide by their sum over the training points so that each row "
@@ -162,6 +189,9 @@ TWEEDIE = Exercise(
                 lambda x, s, a: (x + math.sqrt(1 - a) * s) / math.sqrt(a)),
         variant("the score points uphill, towards the data: add (1 − ᾱ) ∇ log q_t to x_t, do not subtract it.",
                 lambda x, s, a: (x - (1 - a) * s) / math.sqrt(a)),
+        variant("two slips: the score term enters with +, x_t + (1 − ᾱ) ∇ log q_t (the score points towards the "
+                "data), and the sum is divided by √ᾱ, since x_t carries √ᾱ x0.",
+                lambda x, s, a: x - (1 - a) * s),
         variant("the result is the mean of x_t scaled back: divide by √ᾱ, since x_t carries √ᾱ x0.",
                 lambda x, s, a: x + (1 - a) * s),
         variant("divide by √ᾱ, not by ᾱ: the shortcut scales x0 by √ᾱ.",

@@ -14,6 +14,8 @@ from .common import T_RANGE_HINT, TENSOR_HINT, diffusion, float32_tensor, random
 from .engine import Case, Exercise, run_check, variant
 
 GRID_HINT = "Return (alpha_bar, alpha_bar_prev): two 1-D tensors with one entry per step of the grid."
+ALPHA_ONE_HINT = ("division by zero", "at ᾱ = 1 (x_0 itself, the encoder's first step) the factor (1 - ᾱ_prev)/(1 - ᾱ) "
+                  "of σ divides by zero. With η = 0, σ is 0 whatever that factor is: compute σ only when η > 0.")
 
 
 def _alphas_cumprod(betas: np.ndarray) -> Tensor:
@@ -73,6 +75,7 @@ STEP_ALPHAS = Exercise(
     ],
     type_hint=GRID_HINT,
     error_hints=[T_RANGE_HINT],
+    any_float_dtype=True,
 )
 
 
@@ -83,7 +86,9 @@ def check_step_alphas(fn: Callable, seed: int | None = None) -> bool:
 
 # ----------------------------------------------------------------------------- 9.2 one DDIM step
 def _x0_hat(x_t: Tensor, eps: Tensor, alpha_bar: float) -> Tensor:
-    """x̂_0 of eq. (4.8), by the package: a one-step process with ᾱ_1 = alpha_bar."""
+    """x̂_0 of eq. (4.8), by the package: a one-step process with ᾱ_1 = alpha_bar (at ᾱ = 1, x_t itself)."""
+    if alpha_bar == 1.0:
+        return x_t.double()
     one_step = GaussianDiffusion(np.array([1.0 - alpha_bar]), dtype=torch.float64)
     return one_step.predict_start_from_noise(x_t.double(), 1, eps.double())
 
@@ -99,18 +104,31 @@ def _cases_ddim_update(rng):
         n = int(rng.integers(3, 7))
         cases.append(Case((float32_tensor(rng, (n, 2)), float32_tensor(rng, (n, 2)), a, a_prev, eta,
                            float32_tensor(rng, (n, 2))), f"ᾱ = {a:.3f}, ᾱ_prev = {a_prev:.3f}, η = {eta:.2f}"))
+    a_next, n = float(abar[int(rng.integers(1, T + 1)) - 1]), int(rng.integers(3, 7))   # the encoder's first step
+    cases.append(Case((float32_tensor(rng, (n, 2)), float32_tensor(rng, (n, 2)), 1.0, a_next, 0.0,
+                       float32_tensor(rng, (n, 2))), f"ᾱ = 1 (x_0 itself), ᾱ_prev = {a_next:.3f}, η = 0"))
     return cases
 
 
 def _ref_ddim_update(x_t, eps, alpha_bar, alpha_bar_prev, eta, z, x0=None, sigma=None, direction=None,
                      noise_sign=1.0):
     x_start = _x0_hat(x_t, eps, alpha_bar) if x0 is None else x0(x_t, eps, alpha_bar)
-    s = ddim_sigma(alpha_bar, alpha_bar_prev, eta) if sigma is None else sigma(alpha_bar, alpha_bar_prev, eta)
+    if eta == 0:
+        s = 0.0                                       # σ(0) = 0, also at ᾱ = 1 where eq. (9.4) divides by 0
+    else:
+        s = ddim_sigma(alpha_bar, alpha_bar_prev, eta) if sigma is None else sigma(alpha_bar, alpha_bar_prev, eta)
     if direction is None:
         out = ddim_step(x_start, eps.double(), alpha_bar_prev, s, noise_sign * z.double())
     else:
         out = alpha_bar_prev**0.5 * x_start + direction(alpha_bar_prev, s) * eps.double() + s * z.double()
     return out.to(x_t.dtype)
+
+
+def _finite_at_alpha_one(result, args, case) -> str | None:
+    """An answer that forms σ's factor (1 - ᾱ_prev)/(1 - ᾱ) with tensors at η = 0 gets NaN or inf at ᾱ = 1."""
+    if args[2] == 1.0 and isinstance(result, Tensor) and not bool(torch.isfinite(result).all()):
+        return f"your result contains NaN or infinite values (for {case.label}): {ALPHA_ONE_HINT[1]}"
+    return None
 
 
 def _variance_instead(a, a_prev, eta):
@@ -126,6 +144,9 @@ UPDATE_MISTAKES = [
             lambda *a: _ref_ddim_update(*a, direction=lambda ap, s: (1 - ap) ** 0.5)),
     variant("the direction term's coefficient is √(1 - ᾱ_prev - σ²): a square root is missing.",
             lambda *a: _ref_ddim_update(*a, direction=lambda ap, s: 1 - ap - s**2)),
+    variant("η multiplies the standard deviation σ, outside the square root: σ = η √((1 - ᾱ_prev)/(1 - ᾱ) · "
+            "(1 - ᾱ/ᾱ_prev)); you put η under the root.",
+            lambda *a: _ref_ddim_update(*a, sigma=lambda al, ap, eta: (eta * ddim_sigma(al, ap, 1.0) ** 2) ** 0.5)),
     variant("σ scales linearly with η (η = 1: the posterior standard deviation); you used η².",
             lambda x, e, a, ap, eta, z: _ref_ddim_update(x, e, a, ap, eta**2, z)),
     variant("the posterior variance of the step is (1 - ᾱ_prev)/(1 - ᾱ) · β' with β' = 1 - ᾱ/ᾱ_prev "
@@ -155,8 +176,10 @@ DDIM_UPDATE = Exercise(
     own_work=(ddim_step, ddim_sigma),
     arg_names=("x_t", "eps", "alpha_bar", "alpha_bar_prev", "eta", "z"),
     linear=((0, "x_t"), (1, "eps"), (5, "z")),
+    validators=[_finite_at_alpha_one],
     mistakes=UPDATE_MISTAKES,
     type_hint=TENSOR_HINT,
+    error_hints=[ALPHA_ONE_HINT],
 )
 
 
@@ -221,7 +244,7 @@ ENCODE = Exercise(
                 "time up to T.", lambda *a: _encode_with(*a, ascending=False)),
     ],
     type_hint="Return x_T (the last point), a tensor of x0's shape.",
-    error_hints=[T_RANGE_HINT],
+    error_hints=[T_RANGE_HINT, ALPHA_ONE_HINT],
     time_limit=20.0,
 )
 

@@ -21,10 +21,12 @@ from ..optimal import ks_statistic_uniform
 from .ch07 import nearest_curve_points, pairwise_distances, reference_mean_distance
 from .common import outcome_problem
 from .engine import FAIL, PASS, Case, Exercise, Mistake, report, run_check, type_name, variant
+from .kernel import in_clean_state
 from .sandbox import call_limited
 
 
 ON_PART = 1e-4
+LAW_N = 20_000     # points drawn to judge the law: 10 000 per part, enough for KS to see u^1.15
 
 
 def _assign(name: str, points: np.ndarray):
@@ -57,22 +59,68 @@ def pattern_problem(name: str, points: np.ndarray) -> str | None:
     if sorted(counts.tolist()) != sorted(expected.tolist()):
         return (f"the points are on the {name}, but the parts hold {counts.tolist()} of the {n} points; each part "
                 f"should hold its share of them ({sorted(expected.tolist())}, half of them each for two parts).")
-    for k in range(len(shares)):
-        ks = ks_statistic_uniform(position[part == k], 0.0, 1.0)
-        limit = 1.95 / math.sqrt(counts[k]) + 0.01
-        if ks > limit:
-            return (f"on part {k + 1} of the {name} the angles are not uniform over the whole part "
-                    f"(KS distance {ks:.3g}, expected below {limit:.2g}). Draw them with rng.uniform over the whole "
-                    "range, in radians.")
-        gaps = np.diff(np.sort(position[part == k]))
-        if gaps.size > 50 and gaps.std() < 0.2 * gaps.mean():      # random draws: std ≈ mean (exponential gaps)
-            return (f"on part {k + 1} of the {name} the angles are evenly spaced, a grid (shuffled or not), not "
-                    "random draws: draw them with rng.uniform.")
-    ends = [np.sort(position[part == k]) for k in range(len(shares))]
-    if len(ends) == 2 and len(ends[0]) == len(ends[1]) and any(
-            np.allclose(ends[0], e, atol=1e-6) for e in (ends[1], np.sort(1 - ends[1]))):
-        return (f"the two parts of the {name} repeat each other's angles: draw each part's angles with its own "
-                "rng.uniform call, so that the parts are independent.")
+    positions = [position[part == k] for k in range(len(shares))]
+    for k, s in enumerate(positions):
+        problem = angle_problem(s)
+        if problem:
+            return f"on part {k + 1} of the {name} the angles {problem}"
+    if len(positions) == 2:
+        return parts_tied(name, *positions)
+    return None
+
+
+# Angles (positions s in [0, 1] along a part) from float32 points are known to about 1e-7.  Of the n - 1
+# gaps between n sorted continuous draws a share of about n · TIE is below TIE (0.2 % for n = 10 000, with a
+# standard deviation of 0.05 %): far below TIES.  A grid, rounding or whole degrees repeat values exactly.
+TIE, TIES = 2e-7, 0.01
+KS_LEVEL = 2.3     # √n · KS above 2.3: probability about 1e-4 for a uniform sample
+
+
+def angle_problem(s: np.ndarray) -> str | None:
+    """Why the positions ``s`` (one part's angles / sweep) are not independent continuous-uniform draws, or None.
+
+    Repeated values (a grid, rounding, integer degrees), evenly spaced values (a shuffled linspace), and a KS
+    distance to U(0, 1) large at this sample size (a power such as u^1.15 at n = 10 000 gives about 0.05).
+    """
+    gaps = np.diff(np.sort(s))
+    tied = float(np.mean(gaps < TIE))
+    if tied > TIES:
+        return (f"take only a few distinct values: {tied:.0%} of them repeat another one, as on a grid, after "
+                "rounding, or in whole degrees. Draw continuous angles, rng.uniform(low, high, size), in radians, "
+                "and do not round them.")
+    if gaps.size > 50 and gaps.std() < 0.2 * gaps.mean():      # random draws: std ≈ mean (exponential gaps)
+        return "are evenly spaced, a grid (shuffled or not), not random draws: draw them with rng.uniform."
+    ks = ks_statistic_uniform(s, 0.0, 1.0)
+    limit = KS_LEVEL / math.sqrt(len(s)) + 0.002
+    if ks > limit:
+        return (f"are not uniform over the whole part (KS distance {ks:.3g}, expected below {limit:.2g}): draw "
+                "them with rng.uniform over the whole range, in radians, and do not transform the draws (no "
+                "powers, sums or products of uniforms).")
+    return None
+
+
+OFFSET_BINS, PAIRED = 1_000_000, 100
+
+
+def _mode_of_offsets(a: np.ndarray, b: np.ndarray, sign: int) -> int:
+    """The most pairs (a_i, b_j), i < PAIRED, at one common offset b_j - a_i (sign -1) or sum b_j + a_i (mod 1)."""
+    offsets = np.mod(b[None, :] + sign * a[:PAIRED, None], 1.0).ravel()
+    counts = np.bincount(np.minimum((offsets * OFFSET_BINS).astype(np.int64), OFFSET_BINS - 1),
+                         minlength=OFFSET_BINS)
+    return int((counts + np.roll(counts, 1)).max())      # two neighbouring bins: a tie split by a bin edge
+
+
+def parts_tied(name: str, a: np.ndarray, b: np.ndarray) -> str | None:
+    """Why the two parts' positions are not independent (one a shift or mirror image of the other), or None.
+
+    For independent parts the 100 × n offsets b_j - a_i (mod 1) spread evenly: two neighbouring bins of
+    10⁻⁶ hold about 2 pairs for n = 10 000 (the largest of 10⁶ about 12); if each a_i has a partner at one
+    common offset (b = a + c, or b = c - a for a mirror image), that offset holds all 100.
+    """
+    expected = 2 * PAIRED * len(b) / OFFSET_BINS
+    if max(_mode_of_offsets(a, b, -1), _mode_of_offsets(a, b, +1)) > max(PAIRED / 3, 10 * expected):
+        return (f"the two parts of the {name} repeat each other's angles (the same angles, mirrored or shifted): "
+                "draw each part's angles with its own rng.uniform call, so that the parts are independent.")
     return None
 
 
@@ -84,6 +132,7 @@ def _unknown_pattern(name: str, title: str) -> bool:
     return True
 
 
+@in_clean_state
 def check_pattern_data(fn: Callable, name: str = "moons", seed: int | None = None, time_limit: float = 10.0) -> bool:
     """Check ``fn(n, rng) -> (n, 2)`` float32 numpy array of the pattern ``name`` ("moons" or "circles").
 
@@ -99,8 +148,8 @@ def check_pattern_data(fn: Callable, name: str = "moons", seed: int | None = Non
     seed_a, seed_b = (int(s) for s in np.random.default_rng(seed).integers(2**32, size=2))
 
     def draw():
-        results = {n: fn(n, np.random.default_rng(seed_a)) for n in (4000, 201, 7)}
-        return results, fn(4000, np.random.default_rng(seed_a)), fn(4000, np.random.default_rng(seed_b))
+        results = {n: fn(n, np.random.default_rng(seed_a)) for n in (LAW_N, 201, 7)}
+        return results, fn(LAW_N, np.random.default_rng(seed_a)), fn(LAW_N, np.random.default_rng(seed_b))
 
     outcome = call_limited(draw, (), time_limit)
     if outcome_problem(outcome, title, time_limit):
@@ -125,7 +174,7 @@ def check_pattern_data(fn: Callable, name: str = "moons", seed: int | None = Non
         if not np.all(np.isfinite(out)):
             report(FAIL, title, f"the points contain NaN or infinite values (n = {n}).")
             return False
-    big = results[4000]
+    big = results[LAW_N]
     problem = pattern_problem(name, big.astype(np.float64))
     if problem:
         report(FAIL, title, problem)
@@ -141,6 +190,7 @@ def check_pattern_data(fn: Callable, name: str = "moons", seed: int | None = Non
     return True
 
 
+@in_clean_state
 def check_pattern_curve(data_fn: Callable, curve_fn: Callable, name: str = "moons", seed: int | None = None,
                         time_limit: float = 10.0) -> bool:
     """Check a dense curve ``curve_fn(m) -> (m, 2)`` for the pattern ``name`` and the data ``data_fn``.

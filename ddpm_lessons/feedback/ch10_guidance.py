@@ -14,6 +14,7 @@ from torch import Tensor
 from .. import guidance
 from .common import TENSOR_HINT, float32_tensor, outcome_problem
 from .engine import FAIL, PASS, Case, Exercise, report, run_check, type_name, variant
+from .kernel import in_clean_state
 from .sandbox import call_limited
 
 
@@ -72,6 +73,31 @@ def check_guided_noise(fn: Callable, seed: int | None = None) -> bool:
     return run_check(GUIDED_NOISE, fn, seed)
 
 
+def _correlation(a: np.ndarray, b: np.ndarray) -> float:
+    a, b = a - a.mean(), b - b.mean()
+    return float((a * b).sum() / math.sqrt((a * a).sum() * (b * b).sum()))
+
+
+def _dependence_problem(dropped: np.ndarray) -> str | None:
+    """Why the 0/1 mask ``dropped`` is not independent across positions, or None.
+
+    For independent draws the correlation of the mask with the position, and of neighbouring entries
+    (lag 1, a runs test), are about N(0, 1/n): beyond 6/√n (0.019 for n = 10⁵) only by a 1e-9 chance.
+    """
+    limit = 6 / math.sqrt(dropped.size)
+    trend = _correlation(dropped, np.arange(dropped.size, dtype=np.float64))
+    neighbours = _correlation(dropped[:-1], dropped[1:])
+    if abs(trend) > max(limit, 0.3 * abs(neighbours)):     # blocks at random places trend only a little
+        return (f"the dropped labels gather towards one end of the batch (correlation {trend:.2f} with the position): "
+                "e.g. always the first k labels, or sorted random numbers. Each label is dropped independently of "
+                "the others: compare one random number per label, in its own position, with p.")
+    if abs(neighbours) > limit:
+        return (f"neighbouring labels are dropped together (correlation {neighbours:.2f} between neighbours), as in "
+                "pairs or blocks: each label is dropped independently of the others, with one random number per "
+                "label.")
+    return None
+
+
 def _drop_problem(fn: Callable, labels: Tensor, p: float, null: int, seeds: tuple[int, int]) -> str | None:
     """Why ``fn`` does not drop labels to ``null`` independently at rate ``p`` with the given generator."""
     before = labels.clone()
@@ -103,6 +129,10 @@ def _drop_problem(fn: Callable, labels: Tensor, p: float, null: int, seeds: tupl
         return f"you dropped {rate:.1%} of the labels with p = {p}: a label is dropped with probability p, kept with 1 − p."
     if abs(rate - p) > spread:
         return f"you dropped {rate:.1%} of the labels with p = {p}; expected {p:.0%} ± {spread:.1%}."
+    if 0 < p < 1:
+        problem = _dependence_problem(dropped.double().numpy())
+        if problem:
+            return problem
     if not torch.equal(outputs[1], out):
         return ("two calls with generators of the same seed gave different labels: draw the random numbers with the "
                 "`generator` you are given (torch.rand(..., generator=generator)).")
@@ -111,6 +141,7 @@ def _drop_problem(fn: Callable, labels: Tensor, p: float, null: int, seeds: tupl
     return None
 
 
+@in_clean_state
 def check_drop_labels(fn: Callable, seed: int | None = None, time_limit: float = 10.0) -> bool:
     """Check ``fn(labels, p, null_label, generator)``: a new tensor with each label replaced by the null label
     with probability p, drawn from ``generator``; ``labels`` unchanged."""

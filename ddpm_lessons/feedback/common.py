@@ -43,7 +43,7 @@ def tiny_model(T: int, seed: int) -> TimeConditionedMLP:
     """A small random noise predictor (outputs of order 1), built without touching the global RNG."""
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
-        model = TimeConditionedMLP(T, hidden=16, depth=2)
+        model = TimeConditionedMLP(T, hidden=16, depth=2).to(torch.float32)   # whatever the default dtype
         with torch.no_grad():
             model.output.weight.mul_(4.0)
     return model
@@ -65,10 +65,14 @@ def cases_x_t_betas(rng: np.random.Generator, label_t: str = "t"):
 def outcome_problem(outcome, title: str, time_limit: float) -> bool:
     """Report a call (:func:`.sandbox.call_limited`) that did not return normally and return True;
     False when all is well.  For the checks that call the learner's function themselves."""
-    from .engine import FAIL, not_done, report  # noqa: PLC0415 - as in cases_x_t_betas
+    from .engine import FAIL, error_text_plain, not_done, report, state_message, time_limit_message  # noqa: PLC0415
 
     if outcome.timed_out:
-        report(FAIL, title, f"your function did not finish within {time_limit:g} s.", outcome.printed)
+        report(FAIL, title, time_limit_message(time_limit), outcome.printed)
+        return True
+    changed = state_message(outcome)
+    if changed:
+        report(FAIL, title, changed, outcome.printed)
         return True
     if outcome.exited:
         report(FAIL, title, "your function called sys.exit() or exit(); return a value instead.", outcome.printed)
@@ -77,6 +81,6 @@ def outcome_problem(outcome, title: str, time_limit: float) -> bool:
         not_done(title)
         return True
     if outcome.error is not None:
-        report(FAIL, title, f"your function raised {type(outcome.error).__name__}: {outcome.error}", outcome.printed)
+        report(FAIL, title, error_text_plain(outcome.error), outcome.printed)
         return True
     return False

@@ -41,7 +41,8 @@ import numpy as np
 import torch
 
 from .compare import Leaf, Raised, WrongForm, flatten, leaves_close, snapshot, type_name, unchanged, where
-from .sandbox import DEFAULT_TIME_LIMIT, call_limited, printed_excerpt
+from .kernel import clean_state
+from .sandbox import DEFAULT_TIME_LIMIT, ProcessExit, call_limited, printed_excerpt
 
 PASS, NOT_DONE, FAIL = "✅", "⏳", "❌"
 
@@ -99,6 +100,8 @@ class Exercise:
         time_limit: seconds for all the calls of one check.
         own_work: the package's functions that compute this very answer; a learner's function
             that calls one of them is told to write the formula itself (derive, not copy).
+        any_float_dtype: right values are right as float32 or float64 tensors (e.g. ᾱ read off as Python
+            floats into torch.tensor, which is float32 by default).
     """
 
     name: str
@@ -122,6 +125,7 @@ class Exercise:
     atol: float = 1e-5
     time_limit: float = DEFAULT_TIME_LIMIT
     own_work: tuple[Callable, ...] = ()
+    any_float_dtype: bool = False
 
 
 def short(text: str, limit: int = 200) -> str:
@@ -141,9 +145,23 @@ def learner_line(error: BaseException) -> str:
     return ""
 
 
-def error_text(exercise: Exercise, error: BaseException, label: str) -> str:
+def error_text_plain(error: BaseException, label: str = "") -> str:
+    """What the learner's function raised, in words (``os._exit`` and the stop button named as such)."""
+    for_label = f" (for {label})" if label else ""
+    if isinstance(error, ProcessExit):
+        return f"{error}{for_label}"
+    if isinstance(error, KeyboardInterrupt):
+        return (f"the call was interrupted (KeyboardInterrupt: the stop button, or raised by your function)"
+                f"{learner_line(error)}{for_label}. Run the check again; if it happens again, your function "
+                "raises it.")
     message = short(str(error)) or "(no message)"
-    text = f"your function raised {type(error).__name__}: {message}{learner_line(error)} (for {label})"
+    return f"your function raised {type(error).__name__}: {message}{learner_line(error)}{for_label}"
+
+
+def error_text(exercise: Exercise, error: BaseException, label: str) -> str:
+    text = error_text_plain(error, label)
+    if isinstance(error, (ProcessExit, KeyboardInterrupt)):
+        return text
     for needle, hint in exercise.error_hints:
         if needle.lower() in str(error).lower():
             text += f"\n   Hint: {hint}"
@@ -197,7 +215,33 @@ def copied_message(functions: set) -> str:
 
 
 def run_check(exercise: Exercise, fn: Any, seed: int | None = None, time_limit: float | None = None) -> bool:
-    """Run ``fn`` on fresh cases of ``exercise``, print one verdict and return whether it passed."""
+    """Run ``fn`` on fresh cases of ``exercise``, print one verdict and return whether it passed.
+
+    The check runs in a clean state (gradients on, float32 default dtype) and leaves the notebook's
+    global state as it found it (:func:`.kernel.clean_state`).
+    """
+    with clean_state():
+        return _run_check(exercise, fn, seed, time_limit)
+
+
+def time_limit_message(limit: float, label: str = "") -> str:
+    where_ = f" (for {label})" if label else ""
+    return (f"your function exceeded the time limit: it did not finish within {limit:g} s{where_}. Look for a "
+            "loop that never ends (a `while` whose condition never changes, or a retry loop whose `except:` "
+            "catches every error) or far too much work.")
+
+
+def state_message(outcome, label: str = "") -> str | None:
+    """The first change the call made to the notebook's global state (:mod:`.kernel`), or None."""
+    if not outcome.changes:
+        return None
+    more = len(outcome.changes) - 1
+    where_ = f" (for {label})" if label else ""
+    return (outcome.changes[0].rstrip(".") + where_ + ". The check has put it back."
+            + (f" ({more} more such change{'s' if more > 1 else ''}.)" if more else ""))
+
+
+def _run_check(exercise: Exercise, fn: Any, seed: int | None, time_limit: float | None) -> bool:
     if not callable(fn):
         report(FAIL, exercise.name, f"expected a function, got a {type_name(fn)}. Pass the function itself, "
                "e.g. check(my_function), not check(my_function(...)).")
@@ -216,12 +260,14 @@ def run_check(exercise: Exercise, fn: Any, seed: int | None = None, time_limit: 
     for case in cases:
         args = copy.deepcopy(case.args)
         before = [snapshot(a) for a in args]
-        outcome = call_limited(call, (fn, args), max(0.05, deadline - time.monotonic()))
+        outcome = call_limited(call, (fn, args), max(0.05, deadline - time.monotonic()), watch=args)
         printed += outcome.printed
         if outcome.timed_out:
-            report(FAIL, exercise.name, f"your function did not finish within {limit:g} s (for {case.label}). "
-                   "Look for a loop that never ends (a `while` whose condition never changes) or far too "
-                   "much work.", printed)
+            report(FAIL, exercise.name, time_limit_message(limit, case.label), printed)
+            return False
+        changed = state_message(outcome, case.label)
+        if changed:
+            report(FAIL, exercise.name, changed, printed)
             return False
         if outcome.exited:
             report(FAIL, exercise.name, f"your function called sys.exit() or exit() (for {case.label}); the "
@@ -298,11 +344,9 @@ def judge(exercise: Exercise, cases: list[Case], results: list[Any], used_args: 
             return False, f"correct on {len(ok)} of {len(cases)} cases." + also
         for i in ok:
             for leaf, ref in zip(leaves[i], ref_leaves[i]):
-                if leaf.is_tensor and ref.is_tensor and leaf.dtype != ref.dtype:
-                    return False, (f"{where(leaf.path)}the values are right but the tensor has dtype "
-                                   f"{leaf.dtype}, expected {ref.dtype} (the dtype of the inputs). A float64 "
-                                   "tensor made from a numpy array promotes the result: use Python floats, "
-                                   "or torch.as_tensor(a, dtype=x.dtype).")
+                if (leaf.is_tensor and ref.is_tensor and leaf.dtype != ref.dtype
+                        and not (exercise.any_float_dtype and leaf.dtype in (torch.float32, torch.float64))):
+                    return False, f"{where(leaf.path)}" + dtype_message(leaf.dtype, ref.dtype)
         for validator in exercise.after_match:
             for i in ok:
                 message = validator(results[i], used_args[i], cases[i])
@@ -313,6 +357,18 @@ def judge(exercise: Exercise, cases: list[Case], results: list[Any], used_args: 
         if mistake_matches(mistake, exercise, cases, results, expected, leaves, matched, ok):
             return False, mistake.message + also
     return False, diagnose(exercise, cases, leaves, ref_leaves, matched, ok) + also
+
+
+def dtype_message(got: torch.dtype, want: torch.dtype) -> str:
+    """The right values in the wrong dtype: where that dtype usually comes from."""
+    text = f"the values are right but the tensor has dtype {got}, expected {want} (the dtype of the inputs). "
+    if got == torch.float64:
+        return text + ("A float64 tensor made from a numpy array (or np.float64 numbers) promotes the result: use "
+                       "Python floats, or torch.as_tensor(a, dtype=x.dtype).")
+    if got == torch.float32:
+        return text + ("torch.tensor([...]) of Python floats and torch.zeros(...) take torch's default dtype, "
+                       "float32: give them dtype=x.dtype of the input, or build the result from the input itself.")
+    return text + "Give the tensors you create dtype=x.dtype of the input."
 
 
 def mistake_matches(mistake: Mistake, exercise: Exercise, cases, results, expected, leaves, matched,

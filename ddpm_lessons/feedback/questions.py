@@ -22,7 +22,8 @@ import numpy as np
 import sympy
 from sympy.core.function import AppliedUndef
 
-from .engine import FAIL, PASS, not_done, report, short
+from .engine import FAIL, PASS, not_done, report, short, state_message
+from .kernel import in_clean_state
 from .question_bank import QUESTIONS
 from .sandbox import call_limited
 
@@ -185,6 +186,7 @@ def _check_choice(question: Question, value: Any) -> tuple[bool, str]:
     return key == question.answer, ("right. " if key == question.answer else "not quite. ") + question.options[key]
 
 
+@in_clean_state
 def check_answer(key: str, value: Any, time_limit: float = 10.0) -> bool:
     """Check the answer ``value`` to question ``key`` ("4.2"); print a verdict and return whether it is right."""
     name = f"question {key}"
@@ -197,6 +199,10 @@ def check_answer(key: str, value: Any, time_limit: float = 10.0) -> bool:
         outcome = call_limited(value, (), time_limit)
         if outcome.timed_out or outcome.exited:
             report(FAIL, name, "your function did not return (time limit or sys.exit()).", outcome.printed)
+            return False
+        changed = state_message(outcome)
+        if changed:
+            report(FAIL, name, changed, outcome.printed)
             return False
         if isinstance(outcome.error, NotImplementedError):
             not_done(name)
