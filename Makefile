@@ -1,8 +1,10 @@
 # Denoising Diffusion from First Principles: build, test and maintenance.
 #
+#   make lab       open the course in JupyterLab (exercises/ first)
 #   make book      build the HTML book into _build/html/
 #   make pdf       print the whole course into _build/pdf/course.pdf
 #   make test      unit tests, notebook checks, strict book build, browser tests
+#   make check     quick loop: unit tests and the notebooks changed since main
 #   make execute   re-run every notebook in book/ and solutions/, saving outputs
 #   make bench     run the benchmark recipes
 #   make clean     remove build outputs (keeps .venv/ and node_modules/)
@@ -15,7 +17,9 @@ SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
 PYTHON ?= python3
-VENV := .venv
+# Another folder keeps a second environment beside the first, e.g.
+# `make test PYTHON=python3.12 VENV=.venv-3.12`.
+VENV ?= .venv
 PY := $(VENV)/bin/python
 JUPYTER_BOOK := $(PY) $(VENV)/bin/jupyter-book
 INSTALL_STAMP := $(VENV)/.installed
@@ -42,23 +46,41 @@ ALLOW_NO_TESTS := || [ $$? -eq 5 ]
 
 BUILD_FLAGS := -W -n --keep-going
 
-.PHONY: help setup vendor book pdf check test test-units test-notebooks test-book test-built test-pdf chromium execute bench clean distclean
+.PHONY: help python-check setup lab vendor book pdf check test test-units test-notebooks test-book test-built test-pdf chromium execute bench clean distclean
 
 help:
-	@sed -n '3,9p' $(firstword $(MAKEFILE_LIST)) | sed 's/^# *//'
+	@sed -n '3,11p' $(firstword $(MAKEFILE_LIST)) | sed 's/^# *//'
 
 # --- environment -----------------------------------------------------------
 
-$(PY):
+# The Pythons the pinned packages are tested with. Checked before the venv is
+# created, so nothing is downloaded for a Python outside the range.
+PYTHON_MIN := 3.11
+PYTHON_MAX := 3.13
+
+python-check:
+	@command -v $(PYTHON) >/dev/null 2>&1 || { \
+		echo "make: no Python interpreter '$(PYTHON)' on the PATH. Install Python $(PYTHON_MIN)-$(PYTHON_MAX) and pass it as PYTHON=..., e.g. make book PYTHON=python3.12"; exit 1; }
+	@$(PYTHON) -c 'import sys; lo, hi = "$(PYTHON_MIN)", "$(PYTHON_MAX)"; v = sys.version_info[:2]; key = lambda s: tuple(int(p) for p in s.split(".")); ok = key(lo) <= v <= key(hi); sys.stdout.write("" if ok else "make: %s is Python %d.%d; the course needs Python %s to %s (its pinned packages, torch 2.13 among them, are tested only there). Choose another interpreter with PYTHON=..., e.g. make book PYTHON=python3.12\n" % (sys.executable, v[0], v[1], lo, hi)); sys.exit(0 if ok else 1)'
+
+$(PY): | python-check
 	$(PYTHON) -m venv $(VENV)
 
-# Reinstall only when the requirements or the package metadata change.
-$(INSTALL_STAMP): requirements.txt pyproject.toml | $(PY)
-	$(PY) -m pip install -r requirements.txt
+# Reinstall only when the requirements or the package metadata change. On
+# Linux, torch is the CPU build from PyTorch's wheel index when that answers
+# within a few seconds (scripts/install_requirements.py); else the pin comes
+# from the configured index.
+$(INSTALL_STAMP): requirements.txt pyproject.toml scripts/install_requirements.py | $(PY)
+	$(PY) scripts/install_requirements.py requirements.txt
 	$(PY) -m pip install -e .
 	touch $@
 
 setup: $(INSTALL_STAMP)
+
+# JupyterLab from the course's venv, at the course root: open exercises/ first.
+LAB_ARGS ?=
+lab: $(INSTALL_STAMP)
+	$(VENV)/bin/jupyter lab --ServerApp.root_dir="$(CURDIR)" $(LAB_ARGS) exercises/01_normal_distribution.ipynb
 
 # MathJax, RequireJS and the widget manager, served by the book itself.
 $(VENDOR_STAMP): package.json package-lock.json scripts/vendor_assets.py | $(PY)
