@@ -545,11 +545,22 @@ def chapter(lab, browser_context):
     assert not changed, f"the browser tests modified {changed}"
 
 
+# jupyterlab-myst resolves references only inside one notebook, and logs this error for
+# every reference to another chapter's equation, although it shows the number written into
+# the reference's text (scripts/lab_markdown.py); tests/browser/test_lab.py checks that
+# every reference reads as in the book.
+OTHER_NOTEBOOK_REFERENCE = "Cross reference target was not found"
+
+
+def _other_notebooks_reference(message: str) -> bool:
+    return OTHER_NOTEBOOK_REFERENCE in message
+
+
 def _assert_page_clean(notebook: LabNotebook) -> None:
     """JupyterLab threw no uncaught exception, logged no error, fetched nothing from outside."""
     watch = notebook.watch
     problems = [f"uncaught exception: {m}" for m in watch.page_errors]
-    problems += [f"console error: {m}" for m in watch.console_errors]
+    problems += [f"console error: {m}" for m in watch.console_errors if not _other_notebooks_reference(m)]
     problems += [f"request to another host: {u}" for u in watch.external_requests]
     problems += [f"HTTP error: {r}" for r in watch.bad_responses]
     assert not problems, f"{notebook.rel} in JupyterLab: " + "; ".join(problems[:10])
