@@ -38,8 +38,14 @@ RENDER_TIMEOUT_S = 90
 # Raw MyST a reader must never see in a rendered cell.
 RAW_MYST = re.compile(r":::\{|```\{|\{(?:eq|glue|doc|ref|numref|math)[}:]")
 
+# Lab marks some notebooks as changed once they are open (it fills in metadata), and
+# closing a changed notebook asks "Save your work" in a dialog that would wait forever:
+# nothing is saved here, so each is marked unchanged before it is closed.
 OPEN_JS = """async (path) => {
   const app = window.jupyterapp;
+  for (const widget of app.shell.widgets('main')) {
+    if (widget.context && widget.context.model) widget.context.model.dirty = false;
+  }
   await app.commands.execute('application:close-all');
   await app.commands.execute('docmanager:open', {path, factory: 'Notebook'});
 }"""

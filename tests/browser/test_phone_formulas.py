@@ -14,23 +14,13 @@ from __future__ import annotations
 
 import pytest
 
-from .conftest import PageWatch, StaticServer, unavailable
-from .test_static_book import BUILD, PAGE_LOAD_TIMEOUT_MS, PAGES, _wait_until_ready
+from .conftest import unavailable
+from .pages import BUILD, PAGES, on_phone
 
 pytestmark = pytest.mark.browser
 
 MIN_DEVICE_PIXELS_PER_CSS_PIXEL = 1.5
 BOOK_PAGES = [rel for rel in PAGES if rel.startswith("book/")] or ["<no build>"]
-# Pages whose fix is still to come: their prose (inline formulas) or their stored players
-# (drawn before players had two device pixels per CSS pixel; re-executing the chapter fixes
-# them). Strict: a page that passes must leave this list.
-WIDE_FORMULAS_TO_FIX: set[str] = set()
-PLAYERS_TO_REDRAW: set[str] = set()
-
-
-def _known(rel: str, pages: set[str], reason: str):
-    marks = [pytest.mark.xfail(strict=True, reason=reason)] if rel in pages else []
-    return pytest.param(rel, marks=marks, id=rel)
 
 MEASURE_JS = r"""
 () => {
@@ -58,28 +48,22 @@ MEASURE_JS = r"""
 """
 
 
-@pytest.fixture(scope="module")
-def measured(phone_context):
-    """measure(rel) -> what MEASURE_JS found on the page, each page opened once."""
-    if not any(BUILD.glob("*.html")):
-        unavailable(f"the book is not built: {BUILD} has no HTML pages (run `make book`)")
-    results: dict[str, dict] = {}
-    with StaticServer(BUILD) as server:
-        def measure(rel: str) -> dict:
-            if rel not in results:
-                watch = PageWatch.open(phone_context)
-                try:
-                    watch.page.goto(server.url + rel, wait_until="load", timeout=PAGE_LOAD_TIMEOUT_MS)
-                    _wait_until_ready(watch.page)
-                    results[rel] = watch.page.evaluate(MEASURE_JS)
-                finally:
-                    watch.close()
-            return results[rel]
-        yield measure
+def formulas_and_images(page) -> dict:
+    """MEASURE_JS on the phone visit of a page (tests/browser/pages.py opens it once)."""
+    return page.evaluate(MEASURE_JS)
 
 
-@pytest.mark.parametrize("rel", [_known(rel, WIDE_FORMULAS_TO_FIX, "inline formulas still to break")
-                                 for rel in BOOK_PAGES])
+for _rel in BOOK_PAGES:
+    on_phone(_rel)(formulas_and_images)
+
+
+@pytest.fixture
+def measured(phone_visit):
+    """measure(rel) -> what MEASURE_JS found on the page's phone visit."""
+    return lambda rel: phone_visit(rel).probe(formulas_and_images)
+
+
+@pytest.mark.parametrize("rel", BOOK_PAGES)
 def test_no_inline_formula_is_wider_than_the_column(measured, rel):
     if rel == "<no build>":
         unavailable(f"the book is not built: {BUILD} has no HTML pages (run `make book`)")
@@ -90,8 +74,7 @@ def test_no_inline_formula_is_wider_than_the_column(measured, rel):
                       f"(break them into display math):\n  " + "\n  ".join(wide))
 
 
-@pytest.mark.parametrize("rel", [_known(rel, PLAYERS_TO_REDRAW, "players stored at 1x: re-execute the chapter")
-                                 for rel in BOOK_PAGES])
+@pytest.mark.parametrize("rel", BOOK_PAGES)
 def test_images_have_enough_device_pixels(measured, rel):
     if rel == "<no build>":
         unavailable(f"the book is not built: {BUILD} has no HTML pages (run `make book`)")
