@@ -66,6 +66,30 @@ def test_an_endless_loop_that_swallows_exceptions_is_still_stopped():
     assert passed is False and "did not finish" in out
 
 
+@pytest.mark.parametrize("answer", ["right", "endless"])
+def test_a_check_leaves_the_notebooks_tracer_in_place(answer):
+    """A debugger's or coverage's tracer is still there after a check, also after a time limit."""
+    def tracer(frame, event, arg):
+        return None
+
+    def endless(*args):
+        while True:
+            try:
+                time.sleep(0.01)
+            except:  # noqa: E722 - the learner's code
+                pass
+
+    fn = (lambda m1, v1, m2, v2: (m1 + m2, v1 + v2)) if answer == "right" else endless
+    previous = sys.gettrace()
+    sys.settrace(tracer)
+    try:
+        _run(ch01.SUM_OF_NORMALS, fn, limit=0.3)
+        after = sys.gettrace()
+    finally:
+        sys.settrace(previous)
+    assert after is tracer, f"the check left the tracer {after!r}"
+
+
 def test_huge_print_is_kept_out_of_the_verdict():
     def chatty(m1, v1, m2, v2):
         print("x" * 100_000)

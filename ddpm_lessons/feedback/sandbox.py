@@ -136,6 +136,7 @@ class _Deadline:
 
     def __init__(self, limit: float):
         self.limit, self.expired, self.disarmed, self.escalated = limit, False, False, 0.0
+        self.traced = False
 
     def _tracer(self, frame, event, arg):  # noqa: ARG002 - sys.settrace signature
         if frame.f_code.co_filename.startswith(_SPARED):
@@ -159,11 +160,13 @@ class _Deadline:
         raise_now = _uncovered(frame) or time.monotonic() > self.escalated
         for learner in _learner_frames(frame):   # decided before tracing starts: the handler is not traced
             learner.f_trace = self._tracer
+        self.traced = True
         sys.settrace(self._tracer)
         if raise_now:
             raise TimeLimitExceeded
 
     def __enter__(self):
+        self.previous_trace = sys.gettrace()   # a debugger's or coverage's: put back if the limit replaced it
         self.previous = signal.signal(signal.SIGALRM, self._on_alarm)
         signal.setitimer(signal.ITIMER_REAL, self.limit, self.REPEAT)
         return self
@@ -171,7 +174,8 @@ class _Deadline:
     def __exit__(self, *exc):
         self.disarmed = True      # first: an alarm that arrives from here on does nothing
         signal.setitimer(signal.ITIMER_REAL, 0)
-        sys.settrace(None)
+        if self.traced:
+            sys.settrace(self.previous_trace)
         signal.signal(signal.SIGALRM, self.previous)
         return False
 
