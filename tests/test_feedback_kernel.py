@@ -16,7 +16,7 @@ import torch
 from ddpm_lessons import feedback as fb
 from ddpm_lessons.feedback import ch01, ch06
 from ddpm_lessons.feedback.sandbox import call_limited
-from feedback_harness import verdict
+from feedback_harness import retry_with_bare_except, verdict
 
 CHAPTERS = ["01", "02", "03", "04", "05", "06", "07", "08", "09"]
 
@@ -141,14 +141,6 @@ def _run(exercise, fn, limit):
     return passed, buffer.getvalue()
 
 
-def _retry_bare(*args):
-    while True:
-        try:
-            time.sleep(0.01)
-        except:  # noqa: E722 - the learner's code
-            pass
-
-
 def _retry_base(*args):
     while True:
         try:
@@ -182,7 +174,7 @@ def _loop_inside_a_try(*args):
     return 0.0, 1.0
 
 
-@pytest.mark.parametrize("stubborn", [_retry_bare, _retry_base, _retry_nested, _loop_inside_a_try])
+@pytest.mark.parametrize("stubborn", [retry_with_bare_except, _retry_base, _retry_nested, _loop_inside_a_try])
 def test_a_retry_loop_with_a_bare_except_gets_the_time_limit_within_one_second(stubborn):
     start = time.perf_counter()
     passed, out = _run(ch01.SUM_OF_NORMALS, stubborn, 0.5)
